@@ -1,0 +1,83 @@
+import { buildApi } from '../http/api.js';
+import { ensureOperatorKey, operatorAuthenticator } from '../../issuing/operator-key.js';
+import type { Config } from '../../platform/config.js';
+import { systemClock } from '../../platform/clock.js';
+import { migrate } from '../../platform/db/migrate.js';
+import { openDatabase } from '../../platform/db/open.js';
+import { purgeIdempotencyKeys } from '../../platform/http/idempotency.js';
+import { createIdGenerator } from '../../platform/ids.js';
+import { createLogger } from '../../platform/logger.js';
+import { createMetrics } from '../../platform/metrics.js';
+
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+
+export interface RunningServer {
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
+  stop(): Promise<void>;
+}
+
+export async function serve(
+  config: Config,
+  banner: (lines: readonly string[]) => void,
+): Promise<RunningServer> {
+  const logger = createLogger({ level: config.logLevel });
+  const metrics = createMetrics();
+  const clock = systemClock;
+  const ids = createIdGenerator(clock);
+  const db = await openDatabase(config, (state) => metrics.dbTransactionRetries.inc({ code: state }));
+  if (db.backend === 'pglite') {
+    logger.warn(
+      { dataDir: config.dataDir },
+      'using the embedded PGlite database: fine for development and the sandbox, not for production money (set DATABASE_URL)',
+    );
+  }
+  const applied = await migrate(db);
+  if (applied.length > 0)
+    logger.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, 'migrations applied');
+
+  const { generated } = await ensureOperatorKey(db, { clock, ids }, config.operatorKey);
+  const app = await buildApi({
+    db,
+    clock,
+    ids,
+    logger,
+    metrics,
+    authenticator: operatorAuthenticator(db, config.operatorKey),
+  });
+  const address = await app.listen({ port: config.port, host: config.host });
+  const url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
+
+  const purge = setInterval(() => {
+    purgeIdempotencyKeys(db, clock).then(
+      (count) => count > 0 && logger.info({ count }, 'expired idempotency keys purged'),
+      (error: unknown) => logger.error({ err: error }, 'idempotency key purge failed'),
+    );
+  }, PURGE_INTERVAL_MS);
+  purge.unref();
+
+  banner([
+    `Lantau is running on ${db.backend === 'pglite' ? `the embedded database in ${config.dataDir}` : 'PostgreSQL'}.`,
+    `  API:      ${url}/v1   (OpenAPI: ${url}/v1/openapi.json)`,
+    `  Health:   ${url}/healthz  ${url}/readyz  ${url}/metrics`,
+    generated === undefined
+      ? '  Operator key: as set in LANTAU_OPERATOR_KEY, or as printed on first start.'
+      : `  Operator key (shown once, keep it safe): ${generated}`,
+  ]);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      clearInterval(purge);
+      const timeout = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),
+      );
+      const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
+      if (closed === 'timeout') logger.warn('in-flight requests did not finish before the shutdown timeout');
+      await db.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  return { url, stop };
+}

@@ -1,0 +1,85 @@
+import { Type } from 'typebox';
+import type { Database } from '../../../platform/db/database.js';
+import { notFound } from '../../../platform/errors.js';
+import { listPage } from '../../../platform/http/pagination.js';
+import { IdString, ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
+import type { LantauApp } from '../../../platform/http/server.js';
+import { eventFromRow, getEvent } from '../../../records/outbox.js';
+
+export const EventSchema = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.String(),
+    created: Type.String({ format: 'date-time' }),
+    program_id: Type.Union([Type.String(), Type.Null()]),
+    data: Type.Object({ object: Type.Unknown() }),
+  },
+  { $id: 'Event', title: 'Event' },
+);
+
+const EventListQuery = Type.Object(
+  {
+    ...PaginationQuery.properties,
+    type: Type.Optional(Type.String({ maxLength: 100, description: 'Only events of this type' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The outbox seen through the API, as Stripe's /v1/events: a programme sees its own events, the operator all. */
+export function registerEventRoutes(app: LantauApp, deps: { db: Database }): void {
+  app.get(
+    '/v1/events',
+    {
+      config: { auth: 'any' },
+      schema: {
+        summary: 'List events, newest first',
+        tags: ['events'],
+        querystring: EventListQuery,
+        response: { 200: ListOf(Type.Ref('Event')), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const where: string[] = [];
+      const params: (string | null)[] = [];
+      const principal = request.principal;
+      if (principal?.kind === 'program') {
+        params.push(principal.programId);
+        where.push(`program_id = $${params.length}`);
+      }
+      if (request.query.type !== undefined) {
+        params.push(request.query.type);
+        where.push(`type = $${params.length}`);
+      }
+      return listPage(
+        deps.db,
+        { select: 'SELECT id, type, program_id, created, data FROM events', where, params },
+        request.query,
+        '/v1/events',
+        eventFromRow,
+      );
+    },
+  );
+
+  app.get(
+    '/v1/events/:id',
+    {
+      config: { auth: 'any' },
+      schema: {
+        summary: 'Retrieve an event',
+        tags: ['events'],
+        params: Type.Object({ id: IdString('evt') }),
+        response: { 200: Type.Ref('Event'), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const principal = request.principal;
+      const event = await getEvent(
+        deps.db,
+        request.params.id,
+        principal?.kind === 'program' ? principal.programId : undefined,
+      );
+      if (event === undefined) throw notFound('event', request.params.id);
+      return event;
+    },
+  );
+}

@@ -1,0 +1,135 @@
+import path from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** A PostgreSQL server; undefined selects the embedded PGlite database in `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  /** The platform operator's secret; undefined means one is generated on first start. */
+  readonly operatorKey: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly shutdownTimeoutMs: number;
+}
+
+export interface ConfigProblem {
+  readonly name: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      `Invalid configuration:\n${problems.map((problem) => `  ${problem.name}: ${problem.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** The shortest operator key accepted: 32 characters keeps it out of reach of guessing. */
+export const OPERATOR_KEY_LENGTH_MIN = 32;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads every setting, and reports every bad value at once: a newcomer fixing their environment should not
+ * have to restart once per mistake. Values are never echoed for secrets.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: ConfigProblem[] = [];
+  const problem = (name: string, message: string): undefined => {
+    problems.push({ name, message });
+    return undefined;
+  };
+
+  const port = parsePort(env, 'PORT', 8080, problem);
+  const host = nonEmpty(env, 'LANTAU_HOST', problem) ?? '0.0.0.0';
+  const databaseUrl = parseDatabaseUrl(env, problem);
+  const dataDir = path.resolve(nonEmpty(env, 'LANTAU_DATA_DIR', problem) ?? './data');
+  const operatorKey = parseOperatorKey(env, problem);
+  const logLevel = parseLogLevel(env, problem);
+  const shutdownTimeoutMs = parseInteger(env, 'LANTAU_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000, problem);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    port: port ?? 8080,
+    host,
+    databaseUrl,
+    dataDir,
+    operatorKey,
+    logLevel: logLevel ?? 'info',
+    shutdownTimeoutMs: shutdownTimeoutMs ?? 10_000,
+  };
+}
+
+type Report = (name: string, message: string) => undefined;
+
+function nonEmpty(env: Env, name: string, problem: Report): string | undefined {
+  const value = env[name];
+  if (value === undefined) return undefined;
+  if (value.trim() === '') return problem(name, 'must not be empty when set');
+  return value;
+}
+
+function parseInteger(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problem: Report,
+): number | undefined {
+  const raw = nonEmpty(env, name, problem);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw))
+    return problem(name, `must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+  const value = Number(raw);
+  if (value < min || value > max) return problem(name, `must be from ${min} to ${max} (got ${raw})`);
+  return value;
+}
+
+function parsePort(env: Env, name: string, fallback: number, problem: Report): number | undefined {
+  return parseInteger(env, name, fallback, 0, 65_535, problem);
+}
+
+function parseDatabaseUrl(env: Env, problem: Report): string | undefined {
+  const raw = nonEmpty(env, 'DATABASE_URL', problem);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return problem('DATABASE_URL', 'must be a URL such as postgres://user@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    return problem('DATABASE_URL', `must use the postgres:// scheme (got ${url.protocol}//)`);
+  }
+  if (url.pathname.length <= 1)
+    return problem('DATABASE_URL', 'must name a database, as in postgres://host/lantau');
+  return raw;
+}
+
+function parseOperatorKey(env: Env, problem: Report): string | undefined {
+  const raw = env.LANTAU_OPERATOR_KEY;
+  if (raw === undefined || raw === '') return undefined;
+  // The key is a secret: the message says what is wrong without repeating it.
+  if (raw.length < OPERATOR_KEY_LENGTH_MIN) {
+    return problem('LANTAU_OPERATOR_KEY', `must be at least ${OPERATOR_KEY_LENGTH_MIN} characters long`);
+  }
+  if (!/^[\x21-\x7e]+$/.test(raw)) {
+    return problem('LANTAU_OPERATOR_KEY', 'must be printable ASCII with no spaces');
+  }
+  return raw;
+}
+
+function parseLogLevel(env: Env, problem: Report): LogLevel | undefined {
+  const raw = nonEmpty(env, 'LOG_LEVEL', problem);
+  if (raw === undefined) return 'info';
+  const level = LOG_LEVELS.find((candidate) => candidate === raw.toLowerCase());
+  if (level === undefined)
+    return problem('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(raw)})`);
+  return level;
+}

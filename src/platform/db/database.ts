@@ -1,0 +1,108 @@
+/**
+ * The one database interface every part uses. Two adapters implement it: `pg` against a PostgreSQL server and
+ * PGlite embedded in the process. Both speak the same SQL (PostgreSQL 15 is the oldest server we support, so
+ * migrations use nothing newer) and return the same JavaScript shapes:
+ * - bigint columns as numbers, refused when beyond Number.MAX_SAFE_INTEGER (money is safe integers);
+ * - numeric as strings (exact decimals such as FX rates); timestamptz as Date; jsonb as parsed values.
+ */
+export type SqlParam = string | number | boolean | Date | null | Uint8Array | readonly SqlParam[] | JsonParam;
+
+/** A value bound as JSON text: wrap objects in `json()` so both drivers send the same thing. */
+export interface JsonParam {
+  readonly __json: string;
+}
+
+export function json(value: unknown): JsonParam {
+  return { __json: JSON.stringify(value) };
+}
+
+export interface QueryResult<Row> {
+  readonly rows: Row[];
+  /** Rows inserted, updated or deleted by the statement. */
+  readonly rowCount: number;
+}
+
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<QueryResult<Row>>;
+  /** Runs a script of several statements with no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+/**
+ * A handle that exists only inside `Database.transaction`. Functions that must write in the caller's transaction
+ * (an outbox event with the change it describes, an audit entry) take a `Transaction`, so the type checker
+ * refuses a call outside one.
+ */
+export interface Transaction extends Queryable {
+  readonly inTransaction: true;
+}
+
+export type Backend = 'postgres' | 'pglite';
+
+export interface TransactionOptions {
+  /** Attempts in all when the database reports a serialization failure or deadlock (default 3). */
+  readonly attempts?: number;
+  readonly isolation?: 'read committed' | 'repeatable read' | 'serializable';
+}
+
+export interface Database extends Queryable {
+  readonly backend: Backend;
+  transaction<T>(work: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** SQLSTATEs after which re-running the whole transaction is the documented remedy. */
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+
+export function sqlState(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const { code } = error;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+export function isRetryable(error: unknown): boolean {
+  const state = sqlState(error);
+  return state !== undefined && RETRYABLE_SQLSTATES.has(state);
+}
+
+export const UNIQUE_VIOLATION = '23505';
+
+/** int8 text to number, refusing what a number cannot hold exactly. */
+export function parseSafeInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`bigint value ${text} is beyond the safe integer range`);
+  }
+  return value;
+}
+
+export function toDriverParam(value: SqlParam): unknown {
+  if (value !== null && typeof value === 'object' && '__json' in value) return value.__json;
+  if (Array.isArray(value)) return value.map((item: SqlParam) => toDriverParam(item));
+  return value;
+}
+
+/** Re-runs a whole transaction after a serialization failure or deadlock, with a short jittered pause. */
+export async function withRetries<T>(
+  attempts: number,
+  run: () => Promise<T>,
+  onRetry?: (state: string) => void,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= attempts || !isRetryable(error)) throw error;
+      onRetry?.(sqlState(error) ?? 'unknown');
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** attempt));
+    }
+  }
+}
+
+export function beginStatement(options: TransactionOptions | undefined): string {
+  return options?.isolation === undefined
+    ? 'BEGIN'
+    : `BEGIN ISOLATION LEVEL ${options.isolation.toUpperCase()}`;
+}

@@ -1,0 +1,24 @@
+import { monotonicFactory } from 'ulid';
+import type { Clock } from './clock.js';
+
+/**
+ * Ids are `<prefix>_<ulid>` in lower case: time-sortable (the first 10 characters are the millisecond), unique
+ * without coordination between processes, and readable in logs. Lower-casing Crockford base32 keeps the order,
+ * and id columns use the "C" collation so the database sorts them the same way.
+ */
+export type IdGenerator = (prefix: string) => string;
+
+const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
+export const ID_PATTERN = /^[a-z][a-z0-9]{0,15}_[0-9a-hjkmnp-tv-z]{26}$/;
+
+export function createIdGenerator(clock: Clock): IdGenerator {
+  const next = monotonicFactory();
+  return (prefix) => {
+    if (!PREFIX_PATTERN.test(prefix)) throw new RangeError(`bad id prefix ${JSON.stringify(prefix)}`);
+    return `${prefix}_${next(clock.now().getTime()).toLowerCase()}`;
+  };
+}
+
+export function isId(value: string, prefix?: string): boolean {
+  return ID_PATTERN.test(value) && (prefix === undefined || value.startsWith(`${prefix}_`));
+}

@@ -1,0 +1,158 @@
+import type { Clock } from '../platform/clock.js';
+import type { Database, Queryable, Transaction } from '../platform/db/database.js';
+import type { IdGenerator } from '../platform/ids.js';
+
+/** DESIGN.md's envelope: what webhooks, streams and the API's /v1/events all carry. */
+export interface LantauEvent<T = unknown> {
+  readonly id: string;
+  readonly type: string;
+  readonly created: string;
+  readonly program_id: string | null;
+  readonly data: { readonly object: T };
+}
+
+export interface EventInput {
+  /** `resource.happening`, such as `card.created` or `authorization.request.approved`. */
+  readonly type: string;
+  readonly programId: string | null;
+  readonly object: unknown;
+}
+
+export interface RecordsContext {
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+}
+
+const EVENT_TYPE = /^[a-z][a-z_]*(\.[a-z][a-z_]*)+$/;
+
+interface EventRow {
+  id: string;
+  type: string;
+  program_id: string | null;
+  created: Date;
+  data: { object: unknown };
+}
+
+export function eventFromRow(row: EventRow): LantauEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    created: row.created.toISOString(),
+    program_id: row.program_id,
+    data: row.data,
+  };
+}
+
+/**
+ * Writes events in the caller's transaction, so an event exists exactly when the change it describes committed.
+ * Many events go in one statement: the batched write paths of later parts emit one per decision.
+ */
+export async function emitEvents(
+  tx: Transaction,
+  context: RecordsContext,
+  inputs: readonly EventInput[],
+): Promise<LantauEvent[]> {
+  if (inputs.length === 0) return [];
+  const created = context.clock.now();
+  const events = inputs.map((input): LantauEvent => {
+    if (!EVENT_TYPE.test(input.type)) throw new RangeError(`bad event type ${JSON.stringify(input.type)}`);
+    return {
+      id: context.ids('evt'),
+      type: input.type,
+      created: created.toISOString(),
+      program_id: input.programId,
+      data: { object: input.object },
+    };
+  });
+  await tx.query(
+    `INSERT INTO events (id, type, program_id, created, data)
+     SELECT id, type, program_id, $4::timestamptz, data::jsonb
+     FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) AS e(id, type, program_id, data)
+     ORDER BY id`,
+    [
+      events.map((event) => event.id),
+      events.map((event) => event.type),
+      events.map((event) => event.program_id),
+      created,
+      events.map((event) => JSON.stringify(event.data)),
+    ],
+  );
+  return events;
+}
+
+export async function emitEvent(
+  tx: Transaction,
+  context: RecordsContext,
+  input: EventInput,
+): Promise<LantauEvent> {
+  const [event] = await emitEvents(tx, context, [input]);
+  if (event === undefined) throw new Error('emitEvents returned nothing for one input');
+  return event;
+}
+
+export async function getEvent(
+  db: Queryable,
+  id: string,
+  programId?: string | null,
+): Promise<LantauEvent | undefined> {
+  const result =
+    programId === undefined
+      ? await db.query<EventRow>('SELECT id, type, program_id, created, data FROM events WHERE id = $1', [id])
+      : await db.query<EventRow>(
+          'SELECT id, type, program_id, created, data FROM events WHERE id = $1 AND program_id IS NOT DISTINCT FROM $2',
+          [id, programId],
+        );
+  const row = result.rows[0];
+  return row === undefined ? undefined : eventFromRow(row);
+}
+
+export interface ConsumedBatch {
+  readonly events: readonly LantauEvent[];
+}
+
+/**
+ * Reads the outbox in commit order for one named consumer (webhook delivery, stream publishing, AML
+ * monitoring). The consumer's cursor row is locked while its handler runs, so two processes never hand the
+ * same event to the same consumer at once, and the cursor moves in the handler's own transaction: what the
+ * handler writes and the cursor commit together. A handler that throws leaves the cursor where it was.
+ */
+export async function consumeEvents(
+  db: Database,
+  context: Pick<RecordsContext, 'clock'>,
+  consumer: string,
+  batchSizeMax: number,
+  handler: (events: readonly LantauEvent[], tx: Transaction) => Promise<void>,
+): Promise<number> {
+  if (!Number.isInteger(batchSizeMax) || batchSizeMax < 1 || batchSizeMax > 10_000) {
+    throw new RangeError('batchSizeMax must be from 1 to 10,000');
+  }
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO outbox_consumers (name, updated_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
+      [consumer, context.clock.now()],
+    );
+    const cursor = await tx.query<{ last_txid: string; last_seq: number }>(
+      `SELECT last_txid::text AS last_txid, last_seq FROM outbox_consumers WHERE name = $1 FOR UPDATE SKIP LOCKED`,
+      [consumer],
+    );
+    const position = cursor.rows[0];
+    if (position === undefined) return 0; // another process holds this consumer
+    const rows = await tx.query<EventRow & { txid: string; seq: number }>(
+      `SELECT id, type, program_id, created, data, txid::text AS txid, seq
+       FROM events
+       WHERE (txid, seq) > ($1::xid8, $2::bigint)
+         AND txid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY txid, seq
+       LIMIT $3`,
+      [position.last_txid, position.last_seq, batchSizeMax],
+    );
+    const last = rows.rows.at(-1);
+    if (last === undefined) return 0;
+    await handler(rows.rows.map(eventFromRow), tx);
+    await tx.query(
+      `UPDATE outbox_consumers SET last_txid = $2::xid8, last_seq = $3, updated_at = $4 WHERE name = $1`,
+      [consumer, last.txid, last.seq, context.clock.now()],
+    );
+    return rows.rows.length;
+  });
+}
