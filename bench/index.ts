@@ -1,0 +1,192 @@
+/**
+ * `npm run bench [-- NAME…] [-- --seconds N]`: prints figures for this machine. Benchmarks, not tests: nothing
+ * here fails on a number; README ("Benchmarks") says what each figure means.
+ *   records  outbox events written per second, one per transaction and 64 per transaction, on each backend
+ *   audit    audit-log entries appended per second (each takes the chain lock), on each backend
+ *   http     requests per second and latency through the full HTTP stack (autocannon over loopback)
+ * PostgreSQL figures use BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres;
+ * a database of the bench's own is created there and dropped afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { buildApi } from '../src/edges/http/api.js';
+import { operatorAuthenticator } from '../src/issuing/operator-key.js';
+import { systemClock } from '../src/platform/clock.js';
+import type { Database } from '../src/platform/db/database.js';
+import { migrate } from '../src/platform/db/migrate.js';
+import { PGliteDatabase } from '../src/platform/db/pglite.js';
+import { PostgresDatabase } from '../src/platform/db/postgres.js';
+import { createIdGenerator } from '../src/platform/ids.js';
+import { createLogger } from '../src/platform/logger.js';
+import { createMetrics } from '../src/platform/metrics.js';
+import { appendAudit } from '../src/records/audit.js';
+import { emitEvents } from '../src/records/outbox.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { seconds: { type: 'string', default: '3' } },
+});
+const seconds = Number(values.seconds);
+if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600)
+  throw new Error('--seconds must be from 0 to 600');
+const selected = new Set(positionals.length > 0 ? positionals : ['records', 'audit', 'http']);
+
+const clock = systemClock;
+const ids = createIdGenerator(clock);
+
+function rate(count: number, ms: number): string {
+  return Math.round((count / ms) * 1000).toLocaleString('en-US');
+}
+
+/** Runs `step` with `concurrency` callers for the bench's duration; returns completed operations and elapsed ms. */
+async function drive(
+  concurrency: number,
+  step: () => Promise<number>,
+): Promise<{ operations: number; ms: number }> {
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let operations = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        // Not `operations += await step()`: that reads `operations` before the await and loses the other callers' counts.
+        const done = await step();
+        operations += done;
+      }
+    }),
+  );
+  return { operations, ms: performance.now() - started };
+}
+
+interface Backend {
+  readonly name: string;
+  readonly db: Database;
+  dispose(): Promise<void>;
+}
+
+async function openBackends(): Promise<Backend[]> {
+  const backends: Backend[] = [];
+  const pglite = await PGliteDatabase.open();
+  await migrate(pglite);
+  backends.push({ name: 'pglite', db: pglite, dispose: () => pglite.close() });
+
+  const serverUrl =
+    process.env.BENCH_DATABASE_URL ??
+    process.env.DATABASE_URL ??
+    'postgres://postgres@127.0.0.1:5432/postgres';
+  const admin = new pg.Client({ connectionString: serverUrl });
+  try {
+    await admin.connect();
+  } catch (error) {
+    console.log(`postgres: skipped, no server at ${new URL(serverUrl).host} (${(error as Error).message})`);
+    return backends;
+  }
+  const name = `lantau_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const db = new PostgresDatabase({ connectionString: url.toString(), maxConnections: 16 });
+  await migrate(db);
+  backends.push({
+    name: 'postgres',
+    db,
+    dispose: async () => {
+      await db.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  });
+  return backends;
+}
+
+async function benchRecords(backend: Backend): Promise<void> {
+  const event = (index: number) => ({
+    type: 'bench.event',
+    programId: 'prog_bench',
+    object: { index, amount: 1250 },
+  });
+  for (const [concurrency, perTransaction] of [
+    [1, 1],
+    [16, 1],
+    [16, 64],
+  ] as const) {
+    const result = await drive(concurrency, async () => {
+      await backend.db.transaction((tx) =>
+        emitEvents(
+          tx,
+          { clock, ids },
+          Array.from({ length: perTransaction }, (_, index) => event(index)),
+        ),
+      );
+      return perTransaction;
+    });
+    console.log(
+      `records  ${backend.name.padEnd(8)} outbox events, ${String(perTransaction).padStart(2)} per transaction, ${String(concurrency).padStart(2)} callers: ${rate(result.operations, result.ms)}/s`,
+    );
+  }
+}
+
+async function benchAudit(backend: Backend): Promise<void> {
+  const result = await drive(8, async () => {
+    await backend.db.transaction((tx) =>
+      appendAudit(
+        tx,
+        { clock, ids },
+        { actor: { type: 'system', id: 'bench' }, action: 'bench.appended', details: { n: 1 } },
+      ),
+    );
+    return 1;
+  });
+  console.log(
+    `audit    ${backend.name.padEnd(8)} entries appended, 8 callers: ${rate(result.operations, result.ms)}/s`,
+  );
+}
+
+async function benchHttp(backend: Backend): Promise<void> {
+  const operatorKey = `lantau_op_bench_${randomBytes(16).toString('hex')}`;
+  const app = await buildApi({
+    db: backend.db,
+    clock,
+    ids,
+    logger: createLogger({ level: 'warn' }),
+    metrics: createMetrics(),
+    authenticator: operatorAuthenticator(backend.db, operatorKey),
+  });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    for (const [label, path, headers] of [
+      ['GET /healthz', '/healthz', {}],
+      [
+        'GET /v1/events?limit=10 (authenticated, one query)',
+        '/v1/events?limit=10',
+        { authorization: `Bearer ${operatorKey}` },
+      ],
+    ] as const) {
+      const result = await autocannon({
+        url: `${address}${path}`,
+        connections: 32,
+        duration: seconds,
+        headers,
+      });
+      const failed = result.non2xx + result.errors;
+      console.log(
+        `http     ${backend.name.padEnd(8)} ${label}: ${Math.round(result.requests.average).toLocaleString('en-US')} req/s, latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms${failed > 0 ? `, ${failed} failed` : ''}`,
+      );
+    }
+  } finally {
+    await app.close();
+  }
+}
+
+const backends = await openBackends();
+try {
+  for (const backend of backends) {
+    if (selected.has('records')) await benchRecords(backend);
+    if (selected.has('audit')) await benchAudit(backend);
+    if (selected.has('http')) await benchHttp(backend);
+  }
+} finally {
+  for (const backend of backends) await backend.dispose();
+}
