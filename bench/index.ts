@@ -3,6 +3,8 @@
  * here fails on a number; README ("Benchmarks") says what each figure means.
  *   records  outbox events written per second, one per transaction and 64 per transaction, on each backend
  *   audit    audit-log entries appended per second (each takes the chain lock), on each backend
+ *   ledger   transfers applied per second: one per transaction and 64 per transaction, spread or through one hot
+ *            account, and two-phase holds that are posted
  *   http     requests per second and latency through the full HTTP stack (autocannon over loopback)
  * PostgreSQL figures use BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres;
  * a database of the bench's own is created there and dropped afterwards.
@@ -23,6 +25,8 @@ import { createLogger } from '../src/platform/logger.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { appendAudit } from '../src/records/audit.js';
 import { emitEvents } from '../src/records/outbox.js';
+import { benchLedger } from './ledger.js';
+import { drive as driveFor, rate } from './support.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -31,33 +35,17 @@ const { values, positionals } = parseArgs({
 const seconds = Number(values.seconds);
 if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600)
   throw new Error('--seconds must be from 0 to 600');
-const selected = new Set(positionals.length > 0 ? positionals : ['records', 'audit', 'http']);
+const selected = new Set(positionals.length > 0 ? positionals : ['records', 'audit', 'ledger', 'http']);
 
 const clock = systemClock;
 const ids = createIdGenerator(clock);
 
-function rate(count: number, ms: number): string {
-  return Math.round((count / ms) * 1000).toLocaleString('en-US');
-}
-
-/** Runs `step` with `concurrency` callers for the bench's duration; returns completed operations and elapsed ms. */
-async function drive(
+/** Runs `step` with `concurrency` callers for the bench's duration. */
+function drive(
   concurrency: number,
   step: () => Promise<number>,
 ): Promise<{ operations: number; ms: number }> {
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  let operations = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        // Not `operations += await step()`: that reads `operations` before the await and loses the other callers' counts.
-        const done = await step();
-        operations += done;
-      }
-    }),
-  );
-  return { operations, ms: performance.now() - started };
+  return driveFor(seconds, concurrency, step);
 }
 
 interface Backend {
@@ -185,6 +173,7 @@ try {
   for (const backend of backends) {
     if (selected.has('records')) await benchRecords(backend);
     if (selected.has('audit')) await benchAudit(backend);
+    if (selected.has('ledger')) await benchLedger(backend, seconds);
     if (selected.has('http')) await benchHttp(backend);
   }
 } finally {

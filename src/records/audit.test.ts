@@ -1,21 +1,13 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCliDatabase, type CliDatabase } from '../../test/support/cli.js';
 import { openTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { ManualClock } from '../platform/clock.js';
 import type { Database } from '../platform/db/database.js';
-import { migrate } from '../platform/db/migrate.js';
-import { PGliteDatabase } from '../platform/db/pglite.js';
 import { createIdGenerator } from '../platform/ids.js';
 import { appendAudit, verifyAuditChain, type AuditInput } from './audit.js';
 
-const run = promisify(execFile);
 const clock = new ManualClock('2026-05-01T00:00:00.000Z');
 const context = { clock, ids: createIdGenerator(clock) };
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 const entry = (index: number): AuditInput => ({
   actor: { type: 'operator', id: 'key_operator' },
@@ -92,56 +84,22 @@ describe('audit log', () => {
 });
 
 describe('audit log tampering found by `lantau audit verify`', () => {
-  let dataDir: string | undefined;
-  let shared: TestDatabase | undefined;
-  let db: Database;
-  let env: NodeJS.ProcessEnv;
-
+  let cli: CliDatabase;
   beforeAll(async () => {
-    shared = await openTestDatabase();
-    if (shared.url !== undefined) {
-      db = shared;
-      env = { ...process.env, DATABASE_URL: shared.url };
-    } else {
-      // The CLI is another process: on the embedded backend it needs a database in a data directory.
-      await shared.close();
-      shared = undefined;
-      dataDir = mkdtempSync(path.join(os.tmpdir(), 'lantau-audit-'));
-      db = await PGliteDatabase.open({ dataDir: path.join(dataDir, 'pgdata') });
-      await migrate(db);
-      env = { ...process.env, LANTAU_DATA_DIR: dataDir };
-      delete env.DATABASE_URL;
-    }
-    await appendMany(db, 5);
+    cli = await openCliDatabase();
+    await appendMany(cli.db(), 5);
   });
-  afterAll(async () => {
-    await db.close();
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(async () => cli.close());
 
-  async function verify(): Promise<{ code: number; stdout: string }> {
-    if (dataDir !== undefined) await db.close(); // one process at a time on a PGlite data directory
-    try {
-      const { stdout } = await run(process.execPath, ['bin/lantau.js', 'audit', 'verify'], {
-        cwd: ROOT,
-        env,
-      });
-      return { code: 0, stdout };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string };
-      return { code: failed.code, stdout: failed.stdout };
-    } finally {
-      if (dataDir !== undefined) db = await PGliteDatabase.open({ dataDir: path.join(dataDir, 'pgdata') });
-    }
-  }
+  const verify = () => cli.run(['audit', 'verify']);
 
   it('passes an untouched chain, then fails and names the edited entry', async () => {
     const clean = await verify();
     expect(clean.code).toBe(0);
     expect(clean.stdout).toContain('audit log intact: 5 entries');
 
-    await tamper(db, `UPDATE audit_log SET actor_id = 'someone_else' WHERE seq = 3`);
-    const [edited] = (await db.query<{ id: string }>('SELECT id FROM audit_log WHERE seq = 3')).rows;
+    await tamper(cli.db(), `UPDATE audit_log SET actor_id = 'someone_else' WHERE seq = 3`);
+    const [edited] = (await cli.db().query<{ id: string }>('SELECT id FROM audit_log WHERE seq = 3')).rows;
     const broken = await verify();
     expect(broken.code).toBe(1);
     expect(broken.stdout).toContain(`first broken entry: 3 (${edited?.id ?? '?'}): hash_mismatch`);

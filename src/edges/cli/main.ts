@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from '../../platform/config.js';
 import type { Database } from '../../platform/db/database.js';
 import { migrate, migrationStatus } from '../../platform/db/migrate.js';
 import { openDatabase } from '../../platform/db/open.js';
+import { verifyLedger } from '../../ledger/index.js';
 import { verifyAuditChain } from '../../records/audit.js';
 import { serve } from './serve.js';
 
@@ -93,6 +94,30 @@ audit
         console.log(result.broken.message);
         process.exitCode = 1;
       }
+    });
+  });
+
+const ledger = program.command('ledger').description('the double-entry ledger');
+ledger
+  .command('verify')
+  .description(
+    'recompute every account from its transfers and check that debits equal credits; exits 1 and names what disagrees',
+  )
+  .action(async () => {
+    await withDatabase(async (db) => {
+      const report = await verifyLedger(db);
+      for (const totals of report.currencies) {
+        console.log(
+          `${totals.currency}: ${totals.accounts} accounts, posted ${totals.debitsPosted} debits / ${totals.creditsPosted} credits, pending ${totals.debitsPending} / ${totals.creditsPending}${totals.balanced ? '' : '  UNBALANCED'}`,
+        );
+      }
+      if (report.ok) {
+        console.log(`ledger verified: ${report.accounts} accounts, ${report.transfers} transfers`);
+        return;
+      }
+      console.log(`ledger has ${report.problems.length} problem(s):`);
+      for (const problem of report.problems) console.log(`  ${problem.accountId}: ${problem.problem}`);
+      process.exitCode = 1;
     });
   });
 

@@ -1,0 +1,17 @@
+/** The ledger part's public face: other parts import from here, not from its modules. */
+export { createAccounts, getAccount, getAccounts } from './accounts.js';
+export { LedgerError, type AccountErrorCode } from './errors.js';
+export { expirePendingTransfers } from './expiry.js';
+export { Ledger, type LedgerContext } from './ledger.js';
+export {
+  accountBalancesAt,
+  getTransfer,
+  getTransfers,
+  listAccountTransfers,
+  type TransferPage,
+  type TransferPageQuery,
+} from './queries.js';
+export { flattenResults } from './apply.js';
+export { submitTransfers } from './submit.js';
+export * from './types.js';
+export { verifyLedger, type LedgerReport } from './verify.js';

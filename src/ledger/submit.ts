@@ -1,0 +1,159 @@
+import type { Clock } from '../platform/clock.js';
+import { UNIQUE_VIOLATION, sqlState, type Transaction } from '../platform/db/database.js';
+import { TRANSFER_ID_PATTERN, applyBatch, batchCommands, type LedgerRows } from './apply.js';
+import { TransferIdRace } from './errors.js';
+import {
+  ACCOUNT_COLUMNS,
+  TRANSFER_COLUMNS,
+  accountFromRow,
+  transferFromRow,
+  type AccountRow,
+  type TransferRow,
+} from './rows.js';
+import type { Account, BatchItem, BatchResult, Transfer } from './types.js';
+
+function sortedUnique(values: Iterable<string>): string[] {
+  return [...new Set(values)].sort();
+}
+
+const validId = (value: unknown): value is string =>
+  typeof value === 'string' && TRANSFER_ID_PATTERN.test(value);
+
+/**
+ * Reads and locks every row the batch can touch, always in the same order (transfers by id, then accounts by id),
+ * so two batches wait for each other instead of deadlocking, and the expiry job (which skips locked holds) never
+ * waits on a batch's transfer rows.
+ */
+async function lockRows(tx: Transaction, items: readonly BatchItem[]): Promise<LedgerRows> {
+  const commands = batchCommands(items);
+  const transferIds = sortedUnique(
+    commands.flatMap((command) => {
+      const ids = [command.id];
+      if (command.kind === 'post_pending' || command.kind === 'void_pending') ids.push(command.pendingId);
+      return ids.filter(validId);
+    }),
+  );
+  const transfers = new Map<string, Transfer>();
+  if (transferIds.length > 0) {
+    const found = await tx.query<TransferRow>(
+      `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+      [transferIds],
+    );
+    for (const row of found.rows) transfers.set(row.id, transferFromRow(row));
+  }
+  const accountIds = sortedUnique(
+    commands
+      .flatMap((command) => {
+        if (command.kind !== 'post_pending' && command.kind !== 'void_pending') {
+          return [command.debitAccountId, command.creditAccountId];
+        }
+        const pending = transfers.get(command.pendingId);
+        return pending === undefined ? [] : [pending.debitAccountId, pending.creditAccountId];
+      })
+      .filter(validId),
+  );
+  const accounts = new Map<string, Account>();
+  if (accountIds.length > 0) {
+    const found = await tx.query<AccountRow>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+      [accountIds],
+    );
+    for (const row of found.rows) accounts.set(row.id, accountFromRow(row));
+  }
+  return { accounts, transfers };
+}
+
+const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+async function insertTransfers(tx: Transaction, created: readonly Transfer[]): Promise<void> {
+  if (created.length === 0) return;
+  // Inserted in id order, the order every batch uses, so two batches racing on the same ids cannot deadlock.
+  const rows = [...created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  try {
+    await tx.query(
+      `INSERT INTO ledger_transfers (id, program_id, kind, debit_account_id, credit_account_id, amount, currency,
+         pending_id, timeout_seconds, expires_at, code, reference, created_at, state, resolved_at, resolved_by)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+         $8::text[], $9::integer[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], $14::text[],
+         $15::timestamptz[], $16::text[])`,
+      [
+        rows.map((t) => t.id),
+        rows.map((t) => t.programId),
+        rows.map((t) => t.kind),
+        rows.map((t) => t.debitAccountId),
+        rows.map((t) => t.creditAccountId),
+        rows.map((t) => t.amount),
+        rows.map((t) => t.currency),
+        rows.map((t) => t.pendingId),
+        rows.map((t) => t.timeoutSeconds),
+        rows.map((t) => iso(t.expiresAt)),
+        rows.map((t) => t.code),
+        rows.map((t) => t.reference),
+        rows.map((t) => t.createdAt.toISOString()),
+        rows.map((t) => t.state),
+        rows.map((t) => iso(t.resolvedAt)),
+        rows.map((t) => t.resolvedBy),
+      ],
+    );
+  } catch (error) {
+    if (sqlState(error) === UNIQUE_VIOLATION) throw new TransferIdRace(error);
+    throw error;
+  }
+}
+
+export async function markResolved(tx: Transaction, resolved: readonly Transfer[]): Promise<void> {
+  if (resolved.length === 0) return;
+  await tx.query(
+    `UPDATE ledger_transfers t
+     SET state = u.state, resolved_at = u.resolved_at, resolved_by = u.resolved_by
+     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, state, resolved_at, resolved_by)
+     WHERE t.id = u.id AND t.state = 'pending'`,
+    [
+      resolved.map((t) => t.id),
+      resolved.map((t) => t.state),
+      resolved.map((t) => iso(t.resolvedAt)),
+      resolved.map((t) => t.resolvedBy),
+    ],
+  );
+}
+
+/** One statement for all of the batch's accounts: a hot account is written once per batch, not once per transfer. */
+export async function writeBalances(tx: Transaction, accounts: readonly Account[]): Promise<void> {
+  if (accounts.length === 0) return;
+  await tx.query(
+    `UPDATE ledger_accounts a
+     SET debits_pending = u.debits_pending, debits_posted = u.debits_posted,
+         credits_pending = u.credits_pending, credits_posted = u.credits_posted
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+       AS u(id, debits_pending, debits_posted, credits_pending, credits_posted)
+     WHERE a.id = u.id`,
+    [
+      accounts.map((a) => a.id),
+      accounts.map((a) => a.debitsPending),
+      accounts.map((a) => a.debitsPosted),
+      accounts.map((a) => a.creditsPending),
+      accounts.map((a) => a.creditsPosted),
+    ],
+  );
+}
+
+/**
+ * Applies a batch of transfers in the caller's transaction, so that what the caller records about them (an
+ * authorization, its outbox event) commits or rolls back with them. Each plain item gets its own result; a linked
+ * chain (an inner array) applies whole or not at all. A refused transfer is a result, not an exception: the rest
+ * of the batch still applies.
+ */
+export async function submitTransfers(
+  tx: Transaction,
+  clock: Clock,
+  items: readonly BatchItem[],
+): Promise<BatchResult[]> {
+  if (items.length === 0) return [];
+  const rows = await lockRows(tx, items);
+  // The time is read after the locks are held, so a hold can never be posted after the expiry job saw it expire.
+  const applied = applyBatch(rows, items, clock.now());
+  await insertTransfers(tx, applied.created);
+  await markResolved(tx, applied.resolved);
+  await writeBalances(tx, applied.changedAccounts);
+  return applied.results;
+}

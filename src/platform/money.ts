@@ -1,0 +1,45 @@
+import currencyCodes from 'currency-codes';
+
+/**
+ * Money is an integer count of a currency's minor unit (DESIGN.md): HKD 12.50 is 1250, JPY 1250 is 1250. The
+ * exponent of each currency comes from the ISO 4217 table, never from a guess.
+ */
+export interface Currency {
+  readonly code: string;
+  /** Digits after the decimal point: HKD 2, JPY 0, BHD 3. */
+  readonly exponent: number;
+}
+
+/** ISO 4217 codes that are not money a card can hold: precious metals, bond units, SDRs, testing, "no currency". */
+const NOT_CARD_CURRENCIES = new Set([
+  'XAU',
+  'XAG',
+  'XPT',
+  'XPD',
+  'XBA',
+  'XBB',
+  'XBC',
+  'XBD',
+  'XDR',
+  'XSU',
+  'XUA',
+  'XTS',
+  'XXX',
+]);
+
+const CURRENCY_CODE = /^[A-Z]{3}$/;
+
+export function findCurrency(code: string): Currency | undefined {
+  if (!CURRENCY_CODE.test(code) || NOT_CARD_CURRENCIES.has(code)) return undefined;
+  const record = currencyCodes.code(code);
+  return record === undefined ? undefined : { code: record.code, exponent: record.digits };
+}
+
+export function isCurrencyCode(code: string): boolean {
+  return findCurrency(code) !== undefined;
+}
+
+/** A positive amount in minor units that a JavaScript number holds exactly (and so a BIGINT does too). */
+export function isPositiveAmount(amount: unknown): amount is number {
+  return typeof amount === 'number' && Number.isSafeInteger(amount) && amount > 0;
+}
