@@ -5,6 +5,7 @@
  *   audit    audit-log entries appended per second (each takes the chain lock), on each backend
  *   ledger   transfers applied per second: one per transaction and 64 per transaction, spread or through one hot
  *            account, and two-phase holds that are posted
+ *   vault    encryptions, blind-index computations and lookups, CVV2 computations, HSM wraps and unwraps
  *   http     requests per second and latency through the full HTTP stack (autocannon over loopback)
  * PostgreSQL figures use BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres;
  * a database of the bench's own is created there and dropped afterwards.
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { buildApi } from '../src/edges/http/api.js';
-import { operatorAuthenticator } from '../src/issuing/operator-key.js';
+import { apiKeyAuthenticator } from '../src/issuing/authenticator.js';
 import { systemClock } from '../src/platform/clock.js';
 import type { Database } from '../src/platform/db/database.js';
 import { migrate } from '../src/platform/db/migrate.js';
@@ -25,7 +26,11 @@ import { createLogger } from '../src/platform/logger.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { appendAudit } from '../src/records/audit.js';
 import { emitEvents } from '../src/records/outbox.js';
+import { envKek } from '../src/vault/kek-env.js';
+import { Keyring } from '../src/vault/keyring.js';
+import { Secret } from '../src/vault/secret.js';
 import { benchLedger } from './ledger.js';
+import { benchVault } from './vault.js';
 import { drive as driveFor, rate } from './support.js';
 
 const { values, positionals } = parseArgs({
@@ -35,7 +40,9 @@ const { values, positionals } = parseArgs({
 const seconds = Number(values.seconds);
 if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600)
   throw new Error('--seconds must be from 0 to 600');
-const selected = new Set(positionals.length > 0 ? positionals : ['records', 'audit', 'ledger', 'http']);
+const selected = new Set(
+  positionals.length > 0 ? positionals : ['records', 'audit', 'ledger', 'http', 'vault'],
+);
 
 const clock = systemClock;
 const ids = createIdGenerator(clock);
@@ -134,14 +141,24 @@ async function benchAudit(backend: Backend): Promise<void> {
 
 async function benchHttp(backend: Backend): Promise<void> {
   const operatorKey = `lantau_op_bench_${randomBytes(16).toString('hex')}`;
-  const app = await buildApi({
+  const vault = await Keyring.open({
     db: backend.db,
+    kek: envKek(new Secret(randomBytes(32))),
     clock,
     ids,
-    logger: createLogger({ level: 'warn' }),
-    metrics: createMetrics(),
-    authenticator: operatorAuthenticator(backend.db, operatorKey),
+    refreshIntervalMs: 0,
   });
+  const app = await buildApi(
+    {
+      db: backend.db,
+      clock,
+      ids,
+      logger: createLogger({ level: 'warn' }),
+      metrics: createMetrics(),
+      authenticator: apiKeyAuthenticator(backend.db, operatorKey),
+    },
+    { db: backend.db, clock, ids, vault, regions: ['hk'] },
+  );
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   try {
     for (const [label, path, headers] of [
@@ -165,6 +182,7 @@ async function benchHttp(backend: Backend): Promise<void> {
     }
   } finally {
     await app.close();
+    vault.close();
   }
 }
 
@@ -176,6 +194,8 @@ try {
     if (selected.has('ledger')) await benchLedger(backend, seconds);
     if (selected.has('http')) await benchHttp(backend);
   }
+  // The vault's figures open databases of their own (its lookups table, a SoftHSM2 token when one is installed).
+  if (selected.has('vault')) await benchVault(seconds);
 } finally {
   for (const backend of backends) await backend.dispose();
 }

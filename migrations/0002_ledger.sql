@@ -50,7 +50,8 @@ CREATE TABLE ledger_transfers (
 );
 CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account_id, seq);
 CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account_id, seq);
-CREATE INDEX ledger_transfers_pending_id ON ledger_transfers (pending_id) WHERE pending_id IS NOT NULL;
+-- A hold is resolved at most once: the database refuses a second post or void even if the code had a bug.
+CREATE UNIQUE INDEX ledger_transfers_pending_id ON ledger_transfers (pending_id) WHERE pending_id IS NOT NULL;
 -- The expiry job's queue: only open holds with a timeout.
 CREATE INDEX ledger_transfers_expiry ON ledger_transfers (expires_at, id)
   WHERE state = 'pending' AND expires_at IS NOT NULL;

@@ -1,11 +1,10 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Database } from '../platform/db/database.js';
-import { hashSecret, type Authenticator, type Principal } from '../platform/http/auth.js';
+import { hashSecret } from '../platform/http/auth.js';
 import { appendAudit } from '../records/audit.js';
 import type { RecordsContext } from '../records/outbox.js';
 
 export const OPERATOR_KEY_PREFIX = 'lantau_op_';
-const ENV_KEY_ID = 'operator_env';
 
 export function generateOperatorKey(): string {
   return `${OPERATOR_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
@@ -54,25 +53,4 @@ export async function ensureOperatorKey(
     });
     return { generated: secret };
   });
-}
-
-export function operatorAuthenticator(db: Database, configured: string | undefined): Authenticator {
-  const configuredHash = configured === undefined ? undefined : hashSecret(configured);
-  return {
-    async authenticate(secret): Promise<Principal | undefined> {
-      if (!secret.startsWith(OPERATOR_KEY_PREFIX) && configuredHash === undefined) return undefined;
-      const presented = hashSecret(secret);
-      if (configuredHash !== undefined) {
-        return timingSafeEqual(presented, configuredHash)
-          ? { kind: 'operator', keyId: ENV_KEY_ID }
-          : undefined;
-      }
-      const found = await db.query<{ id: string }>(
-        `SELECT id FROM api_keys WHERE key_hash = $1 AND kind = 'operator' AND revoked_at IS NULL`,
-        [presented],
-      );
-      const row = found.rows[0];
-      return row === undefined ? undefined : { kind: 'operator', keyId: row.id };
-    },
-  };
 }

@@ -5,6 +5,7 @@
  * without a database and cannot differ between backends.
  */
 import { isCurrencyCode, isPositiveAmount } from '../platform/money.js';
+import { LedgerError } from './errors.js';
 import {
   BATCH_TRANSFERS_MAX,
   type Account,
@@ -21,6 +22,9 @@ import {
 export const TRANSFER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const CODE_PATTERN = /^[a-z][a-z0-9_.]{0,63}$/;
 const REFERENCE_LENGTH_MAX = 255;
+// PostgreSQL text cannot hold NUL, and no reference needs a control character: refuse them as bad input.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 /** A year: holds last days (31 for lodging); anything longer is a mistake, not a hold. */
 export const TIMEOUT_SECONDS_MAX = 366 * 24 * 60 * 60;
 
@@ -58,10 +62,15 @@ export function validateCommand(command: TransferCommand): TransferResult | unde
     return failure('code_invalid', 'A transfer code is snake_case, at most 64 characters');
   }
   const reference = command.reference ?? null;
-  if (reference !== null && (typeof reference !== 'string' || reference.length > REFERENCE_LENGTH_MAX)) {
+  if (
+    reference !== null &&
+    (typeof reference !== 'string' ||
+      reference.length > REFERENCE_LENGTH_MAX ||
+      CONTROL_CHARACTER.test(reference))
+  ) {
     return failure(
       'reference_invalid',
-      `A transfer reference is text of at most ${REFERENCE_LENGTH_MAX} characters`,
+      `A transfer reference is text of at most ${REFERENCE_LENGTH_MAX} characters, without control characters`,
     );
   }
   switch (command.kind) {
@@ -108,7 +117,10 @@ export function validateCommand(command: TransferCommand): TransferResult | unde
 function validatePendingId(pendingId: unknown): TransferResult | undefined {
   return typeof pendingId === 'string' && TRANSFER_ID_PATTERN.test(pendingId)
     ? undefined
-    : failure('pending_transfer_not_found', 'pendingId must name a pending transfer');
+    : failure(
+        'pending_id_invalid',
+        'pendingId must be a transfer id: 1 to 128 characters, letters, digits, _ . : -',
+      );
 }
 
 export function batchCommands(items: readonly BatchItem[]): TransferCommand[] {
@@ -469,15 +481,29 @@ function isChainResult(result: BatchResult): result is readonly TransferResult[]
 }
 
 /**
+ * Refuses a batch whose shape is wrong as a whole (too many transfers, an empty linked chain) before anything is
+ * read or locked: these are the caller's mistakes, not outcomes of individual transfers.
+ */
+export function checkBatchShape(items: readonly BatchItem[]): void {
+  const count = batchCommands(items).length;
+  if (count > BATCH_TRANSFERS_MAX) {
+    throw new LedgerError(
+      'batch_too_large',
+      `A batch carries at most ${BATCH_TRANSFERS_MAX} transfers (got ${count})`,
+    );
+  }
+  if (items.some((item) => isChain(item) && item.length === 0)) {
+    throw new LedgerError('linked_chain_empty', 'A linked chain needs at least one transfer');
+  }
+}
+
+/**
  * Applies a batch in order. A plain item stands alone: its failure affects nothing else. A linked chain applies
  * whole or not at all; when one member fails, it reports its own error and every other member reports
  * `linked_event_failed`.
  */
 export function applyBatch(rows: LedgerRows, items: readonly BatchItem[], now: Date): AppliedBatch {
-  const count = batchCommands(items).length;
-  if (count > BATCH_TRANSFERS_MAX) {
-    throw new RangeError(`a batch carries at most ${BATCH_TRANSFERS_MAX} transfers (got ${count})`);
-  }
+  checkBatchShape(items);
   const state = new BatchState(rows, now);
   const results: BatchResult[] = items.map((item): BatchResult => {
     if (!isChain(item)) return state.apply(item);

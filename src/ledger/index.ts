@@ -14,4 +14,4 @@ export {
 export { flattenResults } from './apply.js';
 export { submitTransfers } from './submit.js';
 export * from './types.js';
-export { verifyLedger, type LedgerReport } from './verify.js';
+export { verifyLedger, type LedgerProblem, type LedgerReport } from './verify.js';

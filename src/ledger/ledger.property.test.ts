@@ -230,6 +230,12 @@ describe(`ledger properties (${backend})`, () => {
           const transfersBefore = (await verifyLedger(db)).transfers;
           const replayed = flattenResults(await ledger.submit(accepted));
           for (const outcome of replayed) expect(outcome.status).toBe('exists');
+          // The same ids with one field changed are conflicts, never mistaken for the transfers they collide with.
+          const altered = accepted.map((command): TransferCommand => ({ ...command, reference: 'altered' }));
+          const conflicts = flattenResults(await ledger.submit(altered));
+          for (const outcome of conflicts) {
+            expect(outcome).toMatchObject({ status: 'failed', error: 'exists_with_different_fields' });
+          }
           expect(await accountSnapshot(prefix)).toEqual(before);
           expect((await verifyLedger(db)).transfers).toBe(transfersBefore);
         }

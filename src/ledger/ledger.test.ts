@@ -179,6 +179,53 @@ describe(`ledger (${backend})`, () => {
       await expectRefused({ ...command, amount: 501 }, 'exists_with_different_fields');
     });
 
+    it('treats a replay with any field changed as a conflict, never as the same transfer', async () => {
+      const book = await openBook();
+      const usd = await openBook('USD');
+      await load(book, 5_000);
+      const hold: TransferCommand = {
+        id: `${prefix}_hold`,
+        kind: 'pending',
+        debitAccountId: book.wallet.id,
+        creditAccountId: book.settlement.id,
+        amount: 500,
+        currency: 'HKD',
+        timeoutSeconds: 600,
+        code: 'authorization_hold',
+        reference: 'auth_1',
+      };
+      await ledger.transfer(hold);
+      const variants: TransferCommand[] = [
+        { ...hold, kind: 'posted', timeoutSeconds: null },
+        { ...hold, debitAccountId: book.funding.id },
+        { ...hold, creditAccountId: book.funding.id },
+        { ...hold, amount: 499 },
+        { ...hold, currency: 'USD', debitAccountId: usd.wallet.id, creditAccountId: usd.settlement.id },
+        { ...hold, timeoutSeconds: 601 },
+        { ...hold, timeoutSeconds: null },
+        { ...hold, code: 'other_code' },
+        { ...hold, reference: 'auth_2' },
+        { ...hold, reference: null },
+      ];
+      for (const variant of variants) await expectRefused(variant, 'exists_with_different_fields');
+      const post: TransferCommand = {
+        id: `${prefix}_post`,
+        kind: 'post_pending',
+        pendingId: hold.id,
+        amount: 300,
+      };
+      await ledger.transfer(post);
+      for (const variant of [
+        { ...post, amount: 301 },
+        { id: post.id, kind: 'post_pending' as const, pendingId: hold.id },
+        { id: post.id, kind: 'void_pending' as const, pendingId: hold.id },
+        { ...post, code: 'clearing' },
+      ]) {
+        await expectRefused(variant, 'exists_with_different_fields');
+      }
+      expect(await ledger.transfer(post)).toMatchObject({ amount: 300 });
+    });
+
     it('refuses a wallet paying out more than it holds, and changes nothing', async () => {
       const book = await openBook();
       await load(book, 1_000);
@@ -230,6 +277,8 @@ describe(`ledger (${backend})`, () => {
         [{ ...base, id: 'has spaces', amount: 5 }, 'id_invalid'],
         [{ ...base, id: `${prefix}_timeout`, amount: 5, timeoutSeconds: 60 }, 'timeout_reserved_for_pending'],
         [{ ...base, id: `${prefix}_code`, amount: 5, code: 'Not Snake' }, 'code_invalid'],
+        [{ ...base, id: `${prefix}_nul`, amount: 5, reference: 'a\u0000b' }, 'reference_invalid'],
+        [{ id: `${prefix}_badpending`, kind: 'post_pending', pendingId: 'not valid' }, 'pending_id_invalid'],
       ];
       for (const [command, code] of cases) await expectRefused(command, code);
       expect(await balances(book.wallet.id)).toMatchObject({ creditsPosted: 1_000 });
@@ -575,6 +624,26 @@ describe(`ledger (${backend})`, () => {
       expect(statuses.filter((status) => status === 'exists')).toHaveLength(7);
       expect(await balances(book.wallet.id)).toMatchObject({ creditsPosted: 250 });
     });
+    it('answers a post or void sent twice at once with one created and the rest exists', async () => {
+      const book = await openBook();
+      await load(book, 10_000);
+      for (const kind of ['post_pending', 'void_pending'] as const) {
+        const hold = await ledger.transfer({
+          id: `${prefix}_${kind}_hold`,
+          kind: 'pending',
+          debitAccountId: book.wallet.id,
+          creditAccountId: book.settlement.id,
+          amount: 1_000,
+          currency: 'HKD',
+        });
+        const command: TransferCommand = { id: `${prefix}_${kind}_twin`, kind, pendingId: hold.id };
+        const results = await Promise.all(Array.from({ length: 6 }, () => ledger.submit([command])));
+        const statuses = results.map(([result]) => single(result).status).sort();
+        expect(statuses).toEqual(['created', 'exists', 'exists', 'exists', 'exists', 'exists']);
+      }
+      expect(await balances(book.wallet.id)).toMatchObject({ debitsPending: 0, debitsPosted: 1_000 });
+      expect((await verifyLedger(db)).ok).toBe(true);
+    });
   });
 
   describe('queries', () => {
@@ -664,11 +733,49 @@ describe(`ledger (${backend})`, () => {
     const report = await verifyLedger(db);
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual({
-      accountId: book.wallet.id,
+      subject: book.wallet.id,
       problem: 'credits_posted 701, transfers say 700',
     });
     await db.query('UPDATE ledger_accounts SET credits_posted = credits_posted - 1 WHERE id = $1', [
       book.wallet.id,
+    ]);
+    expect((await verifyLedger(db)).ok).toBe(true);
+  });
+
+  it('names a post that took more than its hold, even when the balances were doctored to match', async () => {
+    const book = await openBook();
+    await load(book, 1_000);
+    const hold = await ledger.transfer({
+      id: `${prefix}_hold`,
+      kind: 'pending',
+      debitAccountId: book.wallet.id,
+      creditAccountId: book.settlement.id,
+      amount: 100,
+      currency: 'HKD',
+    });
+    await ledger.transfer({ id: `${prefix}_post`, kind: 'post_pending', pendingId: hold.id });
+    await db.query(`UPDATE ledger_transfers SET amount = 500 WHERE id = $1`, [`${prefix}_post`]);
+    await db.query(`UPDATE ledger_accounts SET debits_posted = debits_posted + 400 WHERE id = $1`, [
+      book.wallet.id,
+    ]);
+    await db.query(`UPDATE ledger_accounts SET credits_posted = credits_posted + 400 WHERE id = $1`, [
+      book.settlement.id,
+    ]);
+    const report = await verifyLedger(db);
+    expect(report.problems).toContainEqual({ subject: `${prefix}_post`, problem: 'posts 500 of a 100 hold' });
+    await expect(
+      db.query(
+        `INSERT INTO ledger_transfers (id, program_id, kind, debit_account_id, credit_account_id, amount, currency,
+           pending_id, created_at) VALUES ($1, 'prog_a', 'post_pending', $2, $3, 1, 'HKD', $4, now())`,
+        [`${prefix}_second_post`, book.wallet.id, book.settlement.id, hold.id],
+      ),
+    ).rejects.toThrow(/unique|duplicate/i);
+    await db.query(`UPDATE ledger_transfers SET amount = 100 WHERE id = $1`, [`${prefix}_post`]);
+    await db.query(`UPDATE ledger_accounts SET debits_posted = debits_posted - 400 WHERE id = $1`, [
+      book.wallet.id,
+    ]);
+    await db.query(`UPDATE ledger_accounts SET credits_posted = credits_posted - 400 WHERE id = $1`, [
+      book.settlement.id,
     ]);
     expect((await verifyLedger(db)).ok).toBe(true);
   });

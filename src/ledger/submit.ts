@@ -1,6 +1,6 @@
 import type { Clock } from '../platform/clock.js';
 import { UNIQUE_VIOLATION, sqlState, type Transaction } from '../platform/db/database.js';
-import { TRANSFER_ID_PATTERN, applyBatch, batchCommands, type LedgerRows } from './apply.js';
+import { TRANSFER_ID_PATTERN, applyBatch, batchCommands, checkBatchShape, type LedgerRows } from './apply.js';
 import { TransferIdRace } from './errors.js';
 import {
   ACCOUNT_COLUMNS,
@@ -10,7 +10,7 @@ import {
   type AccountRow,
   type TransferRow,
 } from './rows.js';
-import type { Account, BatchItem, BatchResult, Transfer } from './types.js';
+import type { Account, BatchItem, BatchResult, Transfer, TransferCommand } from './types.js';
 
 function sortedUnique(values: Iterable<string>): string[] {
   return [...new Set(values)].sort();
@@ -40,6 +40,7 @@ async function lockRows(tx: Transaction, items: readonly BatchItem[]): Promise<L
       [transferIds],
     );
     for (const row of found.rows) transfers.set(row.id, transferFromRow(row));
+    await findConcurrentResolutions(tx, commands, transfers);
   }
   const accountIds = sortedUnique(
     commands
@@ -61,6 +62,30 @@ async function lockRows(tx: Transaction, items: readonly BatchItem[]): Promise<L
     for (const row of found.rows) accounts.set(row.id, accountFromRow(row));
   }
   return { accounts, transfers };
+}
+
+/**
+ * A post or void sent twice at once: the second waited for the hold's row lock while the first resolved it, and
+ * under READ COMMITTED the locking statement's snapshot predates the first one's new transfer row. A fresh
+ * statement sees it, so the second is answered `exists` like any other replay instead of "already posted".
+ */
+async function findConcurrentResolutions(
+  tx: Transaction,
+  commands: readonly TransferCommand[],
+  transfers: Map<string, Transfer>,
+): Promise<void> {
+  const resolvers = new Set<string>();
+  for (const transfer of transfers.values())
+    if (transfer.resolvedBy !== null) resolvers.add(transfer.resolvedBy);
+  const unseen = sortedUnique(
+    commands.map((command) => command.id).filter((id) => resolvers.has(id) && !transfers.has(id)),
+  );
+  if (unseen.length === 0) return;
+  const found = await tx.query<TransferRow>(
+    `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY($1::text[])`,
+    [unseen],
+  );
+  for (const row of found.rows) transfers.set(row.id, transferFromRow(row));
 }
 
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
@@ -103,7 +128,7 @@ async function insertTransfers(tx: Transaction, created: readonly Transfer[]): P
 
 export async function markResolved(tx: Transaction, resolved: readonly Transfer[]): Promise<void> {
   if (resolved.length === 0) return;
-  await tx.query(
+  const updated = await tx.query(
     `UPDATE ledger_transfers t
      SET state = u.state, resolved_at = u.resolved_at, resolved_by = u.resolved_by
      FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, state, resolved_at, resolved_by)
@@ -115,6 +140,12 @@ export async function markResolved(tx: Transaction, resolved: readonly Transfer[
       resolved.map((t) => t.resolvedBy),
     ],
   );
+  // Every hold was locked and seen pending by this transaction: anything else means balances would move without it.
+  if (updated.rowCount !== resolved.length) {
+    throw new Error(
+      `resolved ${updated.rowCount} of ${resolved.length} holds: a hold changed under its lock`,
+    );
+  }
 }
 
 /** One statement for all of the batch's accounts: a hot account is written once per batch, not once per transfer. */
@@ -149,6 +180,7 @@ export async function submitTransfers(
   items: readonly BatchItem[],
 ): Promise<BatchResult[]> {
   if (items.length === 0) return [];
+  checkBatchShape(items);
   const rows = await lockRows(tx, items);
   // The time is read after the locks are held, so a hold can never be posted after the expiry job saw it expire.
   const applied = applyBatch(rows, items, clock.now());

@@ -114,6 +114,8 @@ export type LedgerErrorCode =
   | 'timeout_reserved_for_pending'
   | 'code_invalid'
   | 'reference_invalid'
+  | 'pending_id_invalid'
+  // The batch as a whole: thrown before anything is read, never a per-transfer result.
   | 'linked_chain_empty'
   | 'batch_too_large'
   // The command meets the ledger's state.

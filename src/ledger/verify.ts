@@ -12,8 +12,9 @@ export interface CurrencyTotals {
   readonly balanced: boolean;
 }
 
-export interface AccountMismatch {
-  readonly accountId: string;
+export interface LedgerProblem {
+  /** The account or transfer at fault. */
+  readonly subject: string;
   readonly problem: string;
 }
 
@@ -23,15 +24,16 @@ export interface LedgerReport {
   readonly transfers: number;
   readonly currencies: readonly CurrencyTotals[];
   /** At most `MISMATCHES_REPORTED_MAX` problems, first by account id. */
-  readonly problems: readonly AccountMismatch[];
+  readonly problems: readonly LedgerProblem[];
 }
 
 const MISMATCHES_REPORTED_MAX = 100;
 
 /**
  * Checks the ledger from first principles: every account's stored balances equal the sums of its transfers, debits
- * equal credits per currency, no account breaches its limit flag, and every resolved hold names the transfer that
- * resolved it. A read-only audit an operator can run at any time (`lantau ledger verify`); the property tests run
+ * equal credits per currency, no account breaches its limit flag, every resolved hold names the one transfer that
+ * resolved it and that transfer matches it (accounts, currency, no more than was held), and every transfer's
+ * currency and programme are its accounts'. A read-only audit an operator can run at any time (`lantau ledger verify`); the property tests run
  * it after every step.
  */
 export async function verifyLedger(db: Queryable): Promise<LedgerReport> {
@@ -112,17 +114,45 @@ export async function verifyLedger(db: Queryable): Promise<LedgerReport> {
      LIMIT ${MISMATCHES_REPORTED_MAX}`,
   );
 
+  const resolvers = await db.query<{ id: string; problem: string }>(
+    `SELECT r.id, concat_ws('; ',
+         CASE WHEN r.kind = 'post_pending' AND r.amount > p.amount THEN format('posts %s of a %s hold', r.amount, p.amount) END,
+         CASE WHEN r.kind = 'void_pending' AND r.amount <> p.amount THEN format('voids %s of a %s hold', r.amount, p.amount) END,
+         CASE WHEN r.debit_account_id <> p.debit_account_id OR r.credit_account_id <> p.credit_account_id
+              OR r.currency <> p.currency THEN 'accounts or currency differ from its hold' END,
+         CASE WHEN p.kind <> 'pending' THEN 'resolves a transfer that is not a hold' END,
+         CASE WHEN p.resolved_by IS DISTINCT FROM r.id THEN format('its hold names %s as its resolver', coalesce(p.resolved_by, 'nothing')) END
+       ) AS problem
+     FROM ledger_transfers r JOIN ledger_transfers p ON p.id = r.pending_id
+     WHERE (r.kind = 'post_pending' AND r.amount > p.amount) OR (r.kind = 'void_pending' AND r.amount <> p.amount)
+        OR r.debit_account_id <> p.debit_account_id OR r.credit_account_id <> p.credit_account_id
+        OR r.currency <> p.currency OR p.kind <> 'pending' OR p.resolved_by IS DISTINCT FROM r.id
+     UNION ALL
+     SELECT t.id, 'currency or programme differs from its accounts'
+     FROM ledger_transfers t
+     JOIN ledger_accounts d ON d.id = t.debit_account_id
+     JOIN ledger_accounts c ON c.id = t.credit_account_id
+     WHERE t.currency <> d.currency OR t.currency <> c.currency OR t.program_id <> d.program_id
+        OR t.program_id <> c.program_id
+     UNION ALL
+     SELECT id, 'expired hold names a resolving transfer' FROM ledger_transfers
+     WHERE state = 'expired' AND resolved_by IS NOT NULL
+     ORDER BY 1
+     LIMIT ${MISMATCHES_REPORTED_MAX}`,
+  );
+
   const counts = await db.query<{ accounts: number; transfers: number }>(
     `SELECT (SELECT count(*) FROM ledger_accounts)::bigint AS accounts,
             (SELECT count(*) FROM ledger_transfers)::bigint AS transfers`,
   );
-  const problems = [
-    ...mismatches.rows.map((row) => ({ accountId: row.id, problem: row.problem })),
-    ...resolutions.rows.map((row) => ({ accountId: row.id, problem: row.problem })),
+  const problems: LedgerProblem[] = [
+    ...mismatches.rows.map((row) => ({ subject: row.id, problem: row.problem })),
+    ...resolutions.rows.map((row) => ({ subject: row.id, problem: row.problem })),
+    ...resolvers.rows.map((row) => ({ subject: row.id, problem: row.problem })),
     ...currencies
       .filter((totals) => !totals.balanced)
       .map((totals) => ({
-        accountId: `(all ${totals.currency} accounts)`,
+        subject: `(all ${totals.currency} accounts)`,
         problem: 'debits do not equal credits',
       })),
   ];

@@ -13,6 +13,8 @@ export interface Config {
   readonly operatorKey: string | undefined;
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutMs: number;
+  /** Where this deployment keeps data (LANTAU_REGIONS): a programme may only declare one of these regions. */
+  readonly regions: readonly string[];
 }
 
 export interface ConfigProblem {
@@ -52,6 +54,7 @@ export function loadConfig(env: Env = process.env): Config {
   const operatorKey = parseOperatorKey(env, problem);
   const logLevel = parseLogLevel(env, problem);
   const shutdownTimeoutMs = parseInteger(env, 'LANTAU_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000, problem);
+  const regions = parseRegions(env, problem);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -62,6 +65,7 @@ export function loadConfig(env: Env = process.env): Config {
     operatorKey,
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs: shutdownTimeoutMs ?? 10_000,
+    regions: regions ?? ['hk'],
   };
 }
 
@@ -132,4 +136,20 @@ function parseLogLevel(env: Env, problem: Report): LogLevel | undefined {
   if (level === undefined)
     return problem('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(raw)})`);
   return level;
+}
+
+const REGION = /^[a-z]{2}(-[a-z0-9]{1,16})?$/;
+
+function parseRegions(env: Env, problem: Report): string[] | undefined {
+  const raw = nonEmpty(env, 'LANTAU_REGIONS', problem);
+  if (raw === undefined) return ['hk'];
+  const regions = raw.split(',').map((region) => region.trim());
+  const bad = regions.filter((region) => !REGION.test(region));
+  if (bad.length > 0) {
+    return problem(
+      'LANTAU_REGIONS',
+      `must be a comma-separated list of region codes such as hk or eu-west (not ${bad.map((region) => JSON.stringify(region)).join(', ')})`,
+    );
+  }
+  return [...new Set(regions)];
 }

@@ -1,5 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import type { IssuingContext } from '../../src/issuing/programs.js';
+import { envKek } from '../../src/vault/kek-env.js';
+import { Keyring } from '../../src/vault/keyring.js';
+import { Secret } from '../../src/vault/secret.js';
 import { buildApi } from '../../src/edges/http/api.js';
-import { operatorAuthenticator } from '../../src/issuing/operator-key.js';
+import { apiKeyAuthenticator } from '../../src/issuing/authenticator.js';
 import { ManualClock } from '../../src/platform/clock.js';
 import { createIdGenerator, type IdGenerator } from '../../src/platform/ids.js';
 import type { LantauApp } from '../../src/platform/http/server.js';
@@ -14,6 +19,8 @@ export interface TestApi {
   readonly db: TestDatabase;
   readonly clock: ManualClock;
   readonly ids: IdGenerator;
+  readonly vault: Keyring;
+  readonly issuing: IssuingContext;
   readonly operatorHeaders: { readonly authorization: string };
   /** Lets a test add routes before the app is ready. */
   close(): Promise<void>;
@@ -25,21 +32,41 @@ export async function openTestApi(
   const db = await openTestDatabase();
   const clock = new ManualClock('2026-03-01T00:00:00.000Z');
   const ids = createIdGenerator(clock);
-  const app = await buildApi({
+  const vault = await Keyring.open({
+    db,
+    kek: envKek(new Secret(randomBytes(32))),
+    clock,
+    ids,
+    refreshIntervalMs: 0,
+  });
+  const issuing: IssuingContext = { db, clock, ids, vault, regions: ['hk', 'sg'] };
+  const app = await buildApi(
+    {
+      db,
+      clock,
+      ids,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ collectDefaults: false }),
+      authenticator: apiKeyAuthenticator(db, TEST_OPERATOR_KEY),
+    },
+    issuing,
+  );
+  const api = {
+    app,
     db,
     clock,
     ids,
-    logger: createLogger({ level: 'silent' }),
-    metrics: createMetrics({ collectDefaults: false }),
-    authenticator: operatorAuthenticator(db, TEST_OPERATOR_KEY),
-  });
-  const api = { app, db, clock, ids, operatorHeaders: { authorization: `Bearer ${TEST_OPERATOR_KEY}` } };
+    vault,
+    issuing,
+    operatorHeaders: { authorization: `Bearer ${TEST_OPERATOR_KEY}` },
+  };
   options.register?.(api);
   await app.ready();
   return {
     ...api,
     close: async () => {
       await app.close();
+      vault.close();
       await db.close();
     },
   };

@@ -1,22 +1,26 @@
 /**
- * The crash test's writer: applies transfers to the ledger on a PostgreSQL server as fast as it can, from several
- * concurrent callers, and prints `ack <id>` for each transfer only after its transaction committed. The parent
+ * The crash test's writer: applies transfers to the ledger as fast as it can, from several concurrent callers, and prints `ack <id>` for each transfer only after its transaction committed. The parent
  * kills it with SIGKILL mid-stream and checks that every acknowledged transfer survived.
  */
 import { systemClock } from '../../src/platform/clock.js';
+import type { Database } from '../../src/platform/db/database.js';
+import { PGliteDatabase } from '../../src/platform/db/pglite.js';
 import { PostgresDatabase } from '../../src/platform/db/postgres.js';
 import { createIdGenerator } from '../../src/platform/ids.js';
 import { flattenResults } from '../../src/ledger/apply.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import type { TransferCommand } from '../../src/ledger/types.js';
 
-const url = process.argv[2];
-if (url === undefined) throw new Error('usage: ledger-crash-child <database url>');
+const target = process.argv[2];
+if (target === undefined) throw new Error('usage: ledger-crash-child <postgres url | pglite:<data dir>>');
 const CALLERS = 8;
 const BATCH = 8;
 const ROUNDS_MAX = 100_000;
 
-const db = new PostgresDatabase({ connectionString: url, maxConnections: CALLERS });
+// PGlite runs inside this process: killing it is a real crash of the database, not only of its client.
+const db: Database = target.startsWith('pglite:')
+  ? await PGliteDatabase.open({ dataDir: target.slice('pglite:'.length) })
+  : new PostgresDatabase({ connectionString: target, maxConnections: CALLERS });
 const ledger = new Ledger({ db, clock: systemClock, ids: createIdGenerator(systemClock) });
 await ledger.createAccounts([
   { id: 'crash_funding', programId: 'prog_crash', currency: 'HKD', kind: 'funding' },

@@ -6,10 +6,12 @@ import { openDatabase } from '../../platform/db/open.js';
 import { verifyLedger } from '../../ledger/index.js';
 import { verifyAuditChain } from '../../records/audit.js';
 import { serve } from './serve.js';
+import { loadSettings } from './settings.js';
+import { registerKeyCommands } from './keys.js';
 
-function configOrExit(): Config {
+function orExit<T>(load: () => T): T {
   try {
-    return loadConfig();
+    return load();
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -18,6 +20,8 @@ function configOrExit(): Config {
     throw error;
   }
 }
+
+const configOrExit = (): Config => orExit(() => loadConfig());
 
 async function withDatabase<T>(work: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(configOrExit());
@@ -36,7 +40,10 @@ program
   .command('serve', { isDefault: true })
   .description('run the HTTP API (migrates the database first)')
   .action(async () => {
-    const server = await serve(configOrExit(), (lines) => console.log(lines.join('\n')));
+    const server = await serve(
+      orExit(() => loadSettings()),
+      (lines) => console.log(lines.join('\n')),
+    );
     const shutdown = (signal: string) => {
       console.error(`${signal} received: finishing in-flight requests`);
       server.stop().then(
@@ -97,6 +104,8 @@ audit
     });
   });
 
+registerKeyCommands(program, () => orExit(() => loadSettings()));
+
 const ledger = program.command('ledger').description('the double-entry ledger');
 ledger
   .command('verify')
@@ -116,7 +125,7 @@ ledger
         return;
       }
       console.log(`ledger has ${report.problems.length} problem(s):`);
-      for (const problem of report.problems) console.log(`  ${problem.accountId}: ${problem.problem}`);
+      for (const problem of report.problems) console.log(`  ${problem.subject}: ${problem.problem}`);
       process.exitCode = 1;
     });
   });

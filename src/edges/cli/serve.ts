@@ -1,6 +1,7 @@
 import { buildApi } from '../http/api.js';
-import { ensureOperatorKey, operatorAuthenticator } from '../../issuing/operator-key.js';
-import type { Config } from '../../platform/config.js';
+import { apiKeyAuthenticator } from '../../issuing/authenticator.js';
+import { ensureOperatorKey } from '../../issuing/operator-key.js';
+import { ensureSandbox, type SandboxState } from '../../issuing/sandbox.js';
 import { systemClock } from '../../platform/clock.js';
 import { migrate } from '../../platform/db/migrate.js';
 import { openDatabase } from '../../platform/db/open.js';
@@ -8,6 +9,8 @@ import { purgeIdempotencyKeys } from '../../platform/http/idempotency.js';
 import { createIdGenerator } from '../../platform/ids.js';
 import { createLogger } from '../../platform/logger.js';
 import { createMetrics } from '../../platform/metrics.js';
+import type { Settings } from './settings.js';
+import { openVault } from './vault.js';
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -18,9 +21,10 @@ export interface RunningServer {
 }
 
 export async function serve(
-  config: Config,
+  settings: Settings,
   banner: (lines: readonly string[]) => void,
 ): Promise<RunningServer> {
+  const { config } = settings;
   const logger = createLogger({ level: config.logLevel });
   const metrics = createMetrics();
   const clock = systemClock;
@@ -37,14 +41,20 @@ export async function serve(
     logger.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, 'migrations applied');
 
   const { generated } = await ensureOperatorKey(db, { clock, ids }, config.operatorKey);
-  const app = await buildApi({
-    db,
-    clock,
-    ids,
-    logger,
-    metrics,
-    authenticator: operatorAuthenticator(db, config.operatorKey),
-  });
+  const vault = await openVault(
+    settings.kek,
+    { db, clock, ids },
+    { type: 'system', id: 'startup' },
+    { onRefreshError: (error) => logger.error({ err: error }, 'data keys could not be reloaded') },
+  );
+  if (vault.kek.warning !== undefined) logger.warn({ kek: vault.kek.describe() }, vault.kek.warning);
+  const issuing = { db, clock, ids, vault: vault.keyring, regions: config.regions };
+  const sandbox: SandboxState | undefined =
+    settings.sandbox === undefined ? undefined : await ensureSandbox(issuing, settings.sandbox);
+  const app = await buildApi(
+    { db, clock, ids, logger, metrics, authenticator: apiKeyAuthenticator(db, config.operatorKey) },
+    issuing,
+  );
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
 
@@ -63,6 +73,7 @@ export async function serve(
     generated === undefined
       ? '  Operator key: as set in LANTAU_OPERATOR_KEY, or as printed on first start.'
       : `  Operator key (shown once, keep it safe): ${generated}`,
+    ...sandboxBanner(sandbox),
   ]);
 
   let stopping: Promise<void> | undefined;
@@ -74,10 +85,21 @@ export async function serve(
       );
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn('in-flight requests did not finish before the shutdown timeout');
+      await vault.close();
       await db.close();
       logger.info('stopped');
     })();
     return stopping;
   };
   return { url, stop };
+}
+
+function sandboxBanner(sandbox: SandboxState | undefined): string[] {
+  if (sandbox === undefined) return [];
+  return [
+    `  Sandbox programme: ${sandbox.program.id} (${sandbox.program.currencies.join(', ')}, BIN ${sandbox.program.bin})`,
+    sandbox.generatedKey === undefined
+      ? '  Sandbox key: as set in LANTAU_SANDBOX_SECRET_KEY, or as printed on first start.'
+      : `  Sandbox key (shown once; set LANTAU_SANDBOX_SECRET_KEY to fix it): ${sandbox.generatedKey}`,
+  ];
 }

@@ -1,15 +1,23 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { LantauError } from '../errors.js';
+import { grants, type Scope } from './scopes.js';
 
-/** Who is calling. Programme keys join in the issuing part; the operator runs the platform. */
+/** Who is calling: the platform's operator (the root key or a named operator user) or a programme's API key. */
 export type Principal =
-  | { readonly kind: 'operator'; readonly keyId: string }
+  | {
+      readonly kind: 'operator';
+      readonly keyId: string;
+      /** The operator user the key belongs to; null for the root operator key. */
+      readonly userId: string | null;
+      readonly scopes: ReadonlySet<Scope>;
+    }
   | {
       readonly kind: 'program';
       readonly keyId: string;
       readonly programId: string;
       readonly mode: 'sandbox' | 'live';
+      readonly scopes: ReadonlySet<Scope>;
     };
 
 /** What a route lets in. Routes under /v1 default to `operator`, so a route that forgets to say is closed. */
@@ -43,6 +51,7 @@ export async function authenticateRequest(
   request: FastifyRequest,
   access: RouteAccess,
   authenticator: Authenticator,
+  scope?: Scope,
 ): Promise<Principal | undefined> {
   if (access === 'none') return undefined;
   const header = request.headers.authorization;
@@ -68,6 +77,12 @@ export async function authenticateRequest(
         : 'This request needs a programme key',
       { type: 'permission_error', status: 403 },
     );
+  }
+  if (scope !== undefined && !grants(principal.scopes, scope)) {
+    throw new LantauError('scope_missing', `This key does not have the ${scope} permission`, {
+      type: 'permission_error',
+      status: 403,
+    });
   }
   return principal;
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { authenticateRequest, type Authenticator, type Principal, type RouteAccess } from './auth.js';
 import { handleError, type ErrorPayload } from './errors.js';
+import type { Scope } from './scopes.js';
 import { runMutation } from './idempotency.js';
 import { ErrorBody } from './schemas.js';
 import { validatorCompiler } from './validation.js';
@@ -28,6 +29,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     auth?: RouteAccess;
+    /** The permission the route needs (`cards:write`); checked after authentication. */
+    scope?: Scope;
   }
 }
 
@@ -54,7 +57,8 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The principal's scope for idempotency keys: a programme's keys share one space, as a Stripe account's do. */
 export function idempotencyScope(principal: Principal | undefined): string {
   if (principal === undefined) return 'anonymous';
-  return principal.kind === 'program' ? principal.programId : 'operator';
+  if (principal.kind === 'program') return principal.programId;
+  return principal.userId === null ? 'operator' : `operator:${principal.userId}`;
 }
 
 /**
@@ -120,7 +124,12 @@ export async function createHttpServer(deps: HttpDependencies): Promise<LantauAp
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('request-id', request.id);
     const access = request.routeOptions.config.auth ?? (request.url.startsWith('/v1/') ? 'operator' : 'none');
-    request.principal = await authenticateRequest(request, access, deps.authenticator);
+    request.principal = await authenticateRequest(
+      request,
+      access,
+      deps.authenticator,
+      request.routeOptions.config.scope,
+    );
   });
 
   app.addHook('onResponse', async (request, reply) => {
