@@ -1,7 +1,7 @@
 import type { Clock } from '../platform/clock.js';
 import type { Database, Queryable, Transaction } from '../platform/db/database.js';
 import { json } from '../platform/db/database.js';
-import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
+import { invalidRequest, notFound } from '../platform/errors.js';
 import type { IdGenerator } from '../platform/ids.js';
 import { isCurrencyCode } from '../platform/money.js';
 import { createAccounts } from '../ledger/index.js';
@@ -352,11 +352,4 @@ export async function findSeededSandbox(db: Queryable): Promise<Program | undefi
 export function assertSameProgram(principalProgramId: string | undefined, programId: string): void {
   if (principalProgramId !== undefined && principalProgramId !== programId)
     throw notFound('program', programId);
-}
-
-export function programSuspended(program: Program): LantauError {
-  return new LantauError('program_suspended', `Programme ${program.id} is suspended`, {
-    status: 403,
-    type: 'permission_error',
-  });
 }

@@ -73,4 +73,15 @@ describe('configuration', () => {
     expect(message).toContain('LANTAU_OPERATOR_KEY:');
     expect(message).not.toContain(secret);
   });
+
+  it('reads the regions this deployment keeps data in, and refuses a malformed one', () => {
+    expect(loadConfig({}).regions).toEqual(['hk']);
+    expect(loadConfig({ LANTAU_REGIONS: 'hk, sg,eu-west,hk' }).regions).toEqual(['hk', 'sg', 'eu-west']);
+    expect(problemsOf({ LANTAU_REGIONS: 'hk,Hong Kong' })).toEqual([
+      {
+        name: 'LANTAU_REGIONS',
+        message: 'must be a comma-separated list of region codes such as hk or eu-west (not "Hong Kong")',
+      },
+    ]);
+  });
 });

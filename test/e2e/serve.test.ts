@@ -2,57 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { environmentWithoutLantau } from '../support/cli.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { startLantau } from '../support/serve.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly operatorKey: string | undefined;
-  readonly output: string[];
-}
-
-/** Starts `lantau serve` as `npm start` does and waits for its banner (no sleeping: it reads the output). */
-function start(env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn(process.execPath, ['bin/lantau.js', 'serve'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    let url: string | undefined;
-    let operatorKey: string | undefined;
-    const lines = createInterface({ input: child.stdout });
-    lines.on('line', (line) => {
-      output.push(line);
-      operatorKey ??= /Operator key \(shown once[^:]*\): (\S+)/.exec(line)?.[1];
-      url ??= /API:\s+(\S+)\/v1/.exec(line)?.[1];
-      if (/Health:/.test(line) && url !== undefined) {
-        // The operator key line follows the health line.
-        lines.once('line', (next) => {
-          output.push(next);
-          operatorKey ??= /Operator key \(shown once[^:]*\): (\S+)/.exec(next)?.[1];
-          resolve({ child, url: url ?? '', operatorKey, output });
-        });
-      }
-    });
-    createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
-    child.once('exit', (code) =>
-      reject(new Error(`lantau exited with ${String(code)} before it was ready:\n${output.join('\n')}`)),
-    );
-  });
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
+const start = startLantau;
+const stop = (child: ChildProcess): Promise<number | null> =>
+  new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.kill('SIGTERM');
   });
-}
 
 describe('lantau serve', () => {
   let env: NodeJS.ProcessEnv;
@@ -61,12 +23,13 @@ describe('lantau serve', () => {
 
   beforeAll(async () => {
     const base: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...environmentWithoutLantau(),
       PORT: '0',
       LANTAU_HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
+      // A server database gets no sandbox unless asked; the embedded default seeds one.
+      LANTAU_SANDBOX: 'true',
     };
-    delete base.LANTAU_OPERATOR_KEY;
     if (process.env.DATABASE_URL) {
       db = await openTestDatabase();
       env = { ...base, DATABASE_URL: db.url };
@@ -93,6 +56,15 @@ describe('lantau serve', () => {
         headers: { authorization: `Bearer ${first.operatorKey ?? ''}` },
       });
       expect(events.status).toBe(200);
+      // The sandbox programme is seeded, and its key (printed once) sees it and only it.
+      expect(first.sandboxProgram).toMatch(/^prog_/);
+      expect(first.sandboxKey).toMatch(/^sk_test_[A-Za-z0-9_-]{43}$/);
+      const programs = await fetch(`${first.url}/v1/programs`, {
+        headers: { authorization: `Bearer ${first.sandboxKey ?? ''}` },
+      });
+      expect(await programs.json()).toMatchObject({
+        data: [{ id: first.sandboxProgram, mode: 'sandbox', currencies: ['HKD'], bin: '424242' }],
+      });
     } finally {
       expect(await stop(first.child)).toBe(0);
     }
@@ -106,6 +78,13 @@ describe('lantau serve', () => {
         headers: { authorization: `Bearer ${first.operatorKey ?? ''}` },
       });
       expect(events.status).toBe(200);
+      // One sandbox, seeded once: the same programme, its key not printed again and still valid.
+      expect(second.sandboxProgram).toBe(first.sandboxProgram);
+      expect(second.sandboxKey).toBeUndefined();
+      const program = await fetch(`${second.url}/v1/programs/${first.sandboxProgram ?? ''}`, {
+        headers: { authorization: `Bearer ${first.sandboxKey ?? ''}` },
+      });
+      expect(program.status).toBe(200);
     } finally {
       expect(await stop(second.child)).toBe(0);
     }
@@ -114,7 +93,14 @@ describe('lantau serve', () => {
   it('refuses bad configuration with one line per bad value and no stack trace', async () => {
     const child = spawn(process.execPath, ['bin/lantau.js', 'serve'], {
       cwd: ROOT,
-      env: { ...env, PORT: 'eighty', LOG_LEVEL: 'loud' },
+      env: {
+        ...env,
+        PORT: 'eighty',
+        LOG_LEVEL: 'loud',
+        LANTAU_SANDBOX_CVK: '0123456789abcdef0123456789abcdeZ',
+        LANTAU_SANDBOX_SECRET_KEY: 'not-a-key',
+        LANTAU_KEK_PROVIDER: 'env',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -123,6 +109,12 @@ describe('lantau serve', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('PORT: must be a whole number');
     expect(stderr).toContain('LOG_LEVEL: must be one of');
+    expect(stderr).toContain('LANTAU_SANDBOX_CVK: a CVK pair is 32 hex digits');
+    expect(stderr).toContain('LANTAU_SANDBOX_SECRET_KEY: must be sk_test_');
+    expect(stderr).toContain('LANTAU_KEK: must be set when LANTAU_KEK_PROVIDER is env');
+    // Secrets are named, never repeated.
+    expect(stderr).not.toContain('0123456789abcdef0123456789abcdeZ');
+    expect(stderr).not.toContain('not-a-key');
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

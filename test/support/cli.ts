@@ -11,11 +11,27 @@ import { openTestDatabase } from './database.js';
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
+/**
+ * This process's environment without any Lantau setting or DATABASE_URL, so a developer's own settings never leak
+ * into the processes a test starts.
+ */
+export function environmentWithoutLantau(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('LANTAU_') && name !== 'DATABASE_URL'),
+  );
+}
+
 export interface CliDatabase {
   /** The database the CLI will read; valid between `run` calls (on PGlite it is reopened after each). */
   readonly db: () => Database;
+  /** The environment a `lantau` process needs to reach this database (and its own data directory for key files). */
+  readonly env: NodeJS.ProcessEnv;
+  /** The data directory: the embedded database (on PGlite) and the local KEK file. */
+  readonly dataDir: string;
   /** Runs `lantau ARGS…` as an operator would, against this database. */
-  run(args: readonly string[]): Promise<{ code: number; stdout: string }>;
+  run(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs `work` while this process has the database closed, so another process can open a PGlite data directory. */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -27,39 +43,53 @@ export interface CliDatabase {
 export async function openCliDatabase(): Promise<CliDatabase> {
   const shared = await openTestDatabase();
   let db: Database = shared;
-  let dataDir: string | undefined;
-  let env: NodeJS.ProcessEnv;
+  // Key files live here on both backends, never in the repository's ./data.
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lantau-cli-'));
+  const env: NodeJS.ProcessEnv = {
+    ...environmentWithoutLantau(),
+    LANTAU_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+  };
+  let pgdata: string | undefined;
   if (shared.url !== undefined) {
-    env = { ...process.env, DATABASE_URL: shared.url };
+    env.DATABASE_URL = shared.url;
   } else {
     await shared.close();
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'lantau-cli-'));
-    db = await PGliteDatabase.open({ dataDir: path.join(dataDir, 'pgdata') });
+    pgdata = path.join(dataDir, 'pgdata');
+    db = await PGliteDatabase.open({ dataDir: pgdata });
     await migrate(db);
-    env = { ...process.env, LANTAU_DATA_DIR: dataDir };
     delete env.DATABASE_URL;
   }
-  const pgdata = dataDir === undefined ? undefined : path.join(dataDir, 'pgdata');
+  const exclusive = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (pgdata === undefined) return work();
+    await db.close();
+    try {
+      return await work();
+    } finally {
+      db = await PGliteDatabase.open({ dataDir: pgdata });
+    }
+  };
   return {
     db: () => db,
-    async run(args) {
-      if (pgdata !== undefined) await db.close();
-      try {
-        const { stdout } = await execFileAsync(process.execPath, ['bin/lantau.js', ...args], {
-          cwd: ROOT,
-          env,
-        });
-        return { code: 0, stdout };
-      } catch (error) {
-        const failed = error as { code: number; stdout: string };
-        return { code: failed.code, stdout: failed.stdout };
-      } finally {
-        if (pgdata !== undefined) db = await PGliteDatabase.open({ dataDir: pgdata });
-      }
-    },
+    env,
+    dataDir,
+    exclusive,
+    run: (args) =>
+      exclusive(async () => {
+        try {
+          const { stdout, stderr } = await execFileAsync(process.execPath, ['bin/lantau.js', ...args], {
+            cwd: ROOT,
+            env,
+          });
+          return { code: 0, stdout, stderr };
+        } catch (error) {
+          const failed = error as { code: number; stdout: string; stderr: string };
+          return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+        }
+      }),
     async close() {
       await db.close();
-      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

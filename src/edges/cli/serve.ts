@@ -74,6 +74,7 @@ export async function serve(
       ? '  Operator key: as set in LANTAU_OPERATOR_KEY, or as printed on first start.'
       : `  Operator key (shown once, keep it safe): ${generated}`,
     ...sandboxBanner(sandbox),
+    'Ready.',
   ]);
 
   let stopping: Promise<void> | undefined;

@@ -1,8 +1,9 @@
 import type { Clock } from '../../platform/clock.js';
+import { CARDHOLDER_PII_COLUMN } from '../../issuing/cardholders.js';
 import type { Database } from '../../platform/db/database.js';
 import type { IdGenerator } from '../../platform/ids.js';
 import { appendAudit, type AuditActor } from '../../records/audit.js';
-import { CVK_PAIRS_COLUMN, EncryptedColumnRegistry } from '../../vault/encrypted-columns.js';
+import { EncryptedColumnRegistry } from '../../vault/encrypted-columns.js';
 import type { KeyEncryptionKey } from '../../vault/kek.js';
 import { kekFromConfig, type KekSettings } from '../../vault/kek-config.js';
 import { Keyring } from '../../vault/keyring.js';
@@ -13,9 +14,12 @@ export interface OpenVault {
   close(): Promise<void>;
 }
 
-/** Every encrypted column of every part, so rotation re-encrypts them all and retirement checks them all. */
+/**
+ * Every encrypted column of every part, so rotation re-encrypts them all and retirement checks them all. The
+ * vault's own CVK column is always registered; the other parts' columns join here as they arrive.
+ */
 export function encryptedColumns(): EncryptedColumnRegistry {
-  return new EncryptedColumnRegistry([CVK_PAIRS_COLUMN]);
+  return new EncryptedColumnRegistry([CARDHOLDER_PII_COLUMN]);
 }
 
 /**

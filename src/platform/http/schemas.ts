@@ -54,3 +54,8 @@ export const errorResponses = {
   404: ErrorBody,
   409: ErrorBody,
 } as const;
+
+/** A string that must be one of `values`, typed as their union (TypeBox infers `never` from a mapped Union). */
+export function StringEnum<T extends string>(values: readonly T[], options: { description?: string } = {}) {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}

@@ -81,6 +81,18 @@ export async function createHttpServer(deps: HttpDependencies): Promise<LantauAp
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: Fastify would otherwise accept text/plain bodies as strings.
   app.removeContentTypeParser('text/plain');
+  // An empty body sent as application/json (curl -X POST -H 'content-type: application/json') means "no fields",
+  // as it does for Stripe; anything else goes through Fastify's own parser and its prototype-poisoning guards.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(request, text, done);
+  });
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     handleError(
@@ -130,6 +142,11 @@ export async function createHttpServer(deps: HttpDependencies): Promise<LantauAp
       deps.authenticator,
       request.routeOptions.config.scope,
     );
+  });
+
+  // A POST that needs no fields may come with no body at all (as with Stripe): validate it as an empty object.
+  app.addHook('preValidation', async (request) => {
+    if (request.method === 'POST' && request.body === undefined) request.body = {};
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -30,7 +30,7 @@ export function registerEventRoutes(app: LantauApp, deps: { db: Database }): voi
   app.get(
     '/v1/events',
     {
-      config: { auth: 'any' },
+      config: { auth: 'any', scope: 'events:read' },
       schema: {
         summary: 'List events, newest first',
         tags: ['events'],
@@ -63,7 +63,7 @@ export function registerEventRoutes(app: LantauApp, deps: { db: Database }): voi
   app.get(
     '/v1/events/:id',
     {
-      config: { auth: 'any' },
+      config: { auth: 'any', scope: 'events:read' },
       schema: {
         summary: 'Retrieve an event',
         tags: ['events'],

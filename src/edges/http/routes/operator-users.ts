@@ -10,7 +10,13 @@ import {
 import type { IssuingContext } from '../../../issuing/programs.js';
 import { OPERATOR_ROLES } from '../../../issuing/roles.js';
 import { listPage } from '../../../platform/http/pagination.js';
-import { IdString, ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
+import {
+  IdString,
+  ListOf,
+  PaginationQuery,
+  StringEnum,
+  errorResponses,
+} from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import { actorOf } from '../actor.js';
 
@@ -20,7 +26,7 @@ export const OperatorUserSchema = Type.Object(
     object: Type.Literal('operator_user'),
     name: Type.String(),
     email: Type.String(),
-    role: Type.Union(OPERATOR_ROLES.map((role) => Type.Literal(role))),
+    role: StringEnum(OPERATOR_ROLES),
     created: Type.String({ format: 'date-time' }),
     disabled: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     secret: Type.Optional(Type.String({ description: 'Only in the answer that issued it' })),
@@ -32,7 +38,7 @@ const CreateBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
     email: Type.String({ format: 'email', maxLength: 254 }),
-    role: Type.Union(OPERATOR_ROLES.map((role) => Type.Literal(role))),
+    role: StringEnum(OPERATOR_ROLES),
   },
   { additionalProperties: false },
 );
@@ -51,11 +57,16 @@ export function registerOperatorUserRoutes(app: LantauApp, context: IssuingConte
         response: { 201: Type.Ref('OperatorUser'), ...errorResponses },
       },
     },
-    async (request, reply) =>
-      reply.mutate(201, async (tx) => {
+    async (request, reply) => {
+      // As for API keys: the secret is in this answer only, never in the answer stored for a replay.
+      const issued: { secret?: string } = {};
+      const user = await reply.mutate(201, async (tx) => {
         const created = await createOperatorUser(tx, context, request.body, actorOf(request));
-        return { ...created.user, secret: created.secret };
-      }),
+        issued.secret = created.secret;
+        return created.user;
+      });
+      return issued.secret === undefined ? user : { ...user, secret: issued.secret };
+    },
   );
 
   app.get(
@@ -104,11 +115,15 @@ export function registerOperatorUserRoutes(app: LantauApp, context: IssuingConte
         response: { 200: Type.Ref('OperatorUser'), ...errorResponses },
       },
     },
-    async (request, reply) =>
-      reply.mutate(200, async (tx) => {
+    async (request, reply) => {
+      const issued: { secret?: string } = {};
+      const user = await reply.mutate(200, async (tx) => {
         const rolled = await rollOperatorUserKey(tx, context, request.params.id, actorOf(request));
-        return { ...rolled.user, secret: rolled.secret };
-      }),
+        issued.secret = rolled.secret;
+        return rolled.user;
+      });
+      return issued.secret === undefined ? user : { ...user, secret: issued.secret };
+    },
   );
 
   app.post(

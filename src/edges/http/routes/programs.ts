@@ -3,7 +3,9 @@ import {
   API_KEY_COLUMNS,
   apiKeyFromRow,
   assertCanGrant,
+  checkScopes,
   createApiKey,
+  getApiKey,
   revokeApiKey,
 } from '../../../issuing/api-keys.js';
 import {
@@ -203,17 +205,24 @@ export function registerProgramRoutes(app: LantauApp, context: IssuingContext): 
     },
     async (request, reply) => {
       assertSameProgram(programScopeOf(request), request.params.id);
+      // A scope that does not exist is named as such, whoever asks, before asking whether the key may grant it.
+      checkScopes(request.body.scopes);
       if (request.principal?.kind === 'program')
         assertCanGrant(request.principal.scopes, request.body.scopes);
-      return reply.mutate(201, async (tx) => {
+      // The secret is in this answer only: the answer stored for an Idempotency-Key replay holds the key without
+      // it, so the secret is never at rest in the clear.
+      const issued: { secret?: string } = {};
+      const key = await reply.mutate(201, async (tx) => {
         const created = await createApiKey(
           tx,
           context,
           { programId: request.params.id, name: request.body.name ?? null, scopes: request.body.scopes },
           actorOf(request),
         );
-        return { ...created.key, secret: created.secret };
+        issued.secret = created.secret;
+        return created.key;
       });
+      return issued.secret === undefined ? key : { ...key, secret: issued.secret };
     },
   );
 
@@ -259,6 +268,12 @@ export function registerProgramRoutes(app: LantauApp, context: IssuingContext): 
     },
     async (request, reply) => {
       assertSameProgram(programScopeOf(request), request.params.id);
+      const principal = request.principal;
+      if (principal?.kind === 'program') {
+        // A narrow key may not take away a broader one: it may revoke only keys whose scopes it could grant.
+        const target = await getApiKey(context.db, request.params.id, request.params.key_id);
+        assertCanGrant(principal.scopes, target.scopes);
+      }
       return reply.mutate(200, (tx) =>
         revokeApiKey(tx, context, request.params.id, request.params.key_id, actorOf(request)),
       );

@@ -1,0 +1,42 @@
+import { createApiKey } from '../../src/issuing/api-keys.js';
+import { createProgram, type NewProgram, type Program } from '../../src/issuing/programs.js';
+import type { TestApi } from './app.js';
+
+export interface TestProgram {
+  readonly program: Program;
+  /** A key with every scope, as the sandbox's. */
+  readonly secret: string;
+  readonly headers: { readonly authorization: string };
+}
+
+let counter = 0;
+
+/** A programme with a `*` key, made through the issuing part directly (the HTTP routes have tests of their own). */
+export async function createTestProgram(
+  api: Pick<TestApi, 'db' | 'issuing'>,
+  input: Partial<NewProgram> = {},
+): Promise<TestProgram> {
+  counter += 1;
+  return api.db.transaction(async (tx) => {
+    const program = await createProgram(
+      tx,
+      api.issuing,
+      {
+        name: `Test programme ${counter}`,
+        bin: '424242',
+        currencies: ['HKD', 'USD'],
+        region: 'hk',
+        mode: 'sandbox',
+        ...input,
+      },
+      { actor: { type: 'system', id: 'test' } },
+    );
+    const { secret } = await createApiKey(
+      tx,
+      api.issuing,
+      { programId: program.id, scopes: ['*'] },
+      { actor: { type: 'system', id: 'test' } },
+    );
+    return { program, secret, headers: { authorization: `Bearer ${secret}` } };
+  });
+}
