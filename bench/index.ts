@@ -5,6 +5,7 @@
  *   audit    audit-log entries appended per second (each takes the chain lock), on each backend
  *   ledger   transfers applied per second: one per transaction and 64 per transaction, spread or through one hot
  *            account, and two-phase holds that are posted
+ *   issuing  cardholders created, wallet loads, cards issued and card reveals per second (domain functions, 16 callers)
  *   vault    encryptions, blind-index computations and lookups, CVV2 computations, HSM wraps and unwraps
  *   http     requests per second and latency through the full HTTP stack (autocannon over loopback)
  * PostgreSQL figures use BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres;
@@ -26,12 +27,11 @@ import { createLogger } from '../src/platform/logger.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { appendAudit } from '../src/records/audit.js';
 import { emitEvents } from '../src/records/outbox.js';
-import { envKek } from '../src/vault/kek-env.js';
 import { Keyring } from '../src/vault/keyring.js';
-import { Secret } from '../src/vault/secret.js';
 import { benchLedger } from './ledger.js';
 import { benchVault } from './vault.js';
-import { drive as driveFor, rate } from './support.js';
+import { benchIssuing } from './issuing.js';
+import { benchKek, drive as driveFor, rate } from './support.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -41,7 +41,7 @@ const seconds = Number(values.seconds);
 if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600)
   throw new Error('--seconds must be from 0 to 600');
 const selected = new Set(
-  positionals.length > 0 ? positionals : ['records', 'audit', 'ledger', 'http', 'vault'],
+  positionals.length > 0 ? positionals : ['records', 'audit', 'ledger', 'issuing', 'http', 'vault'],
 );
 
 const clock = systemClock;
@@ -143,7 +143,7 @@ async function benchHttp(backend: Backend): Promise<void> {
   const operatorKey = `lantau_op_bench_${randomBytes(16).toString('hex')}`;
   const vault = await Keyring.open({
     db: backend.db,
-    kek: envKek(new Secret(randomBytes(32))),
+    kek: benchKek(),
     clock,
     ids,
     refreshIntervalMs: 0,
@@ -192,6 +192,7 @@ try {
     if (selected.has('records')) await benchRecords(backend);
     if (selected.has('audit')) await benchAudit(backend);
     if (selected.has('ledger')) await benchLedger(backend, seconds);
+    if (selected.has('issuing')) await benchIssuing(backend, seconds);
     if (selected.has('http')) await benchHttp(backend);
   }
   // The vault's figures open databases of their own (its lookups table, a SoftHSM2 token when one is installed).

@@ -4,32 +4,25 @@
  *                         row, its event and its audit entry
  *   wallet loads          one transaction each: a posted ledger transfer from the programme's funding account (one
  *                         hot row every load locks) to a random wallet, the movement row, its event and audit entry
+ *   cards issued          one transaction each: a random PAN, its encryption and blind index, the row, event, audit
+ *   card reveals          decrypt the PAN, load the programme's CVK pair, compute CVV2, one audit entry
  * Nothing here fails on a number.
  */
-import { createHash } from 'node:crypto';
+import { revealCard } from '../src/issuing/card-reveal.js';
 import { createCardholder } from '../src/issuing/cardholders.js';
+import { createCard } from '../src/issuing/cards.js';
 import { createProgram, type Actor, type IssuingContext } from '../src/issuing/programs.js';
 import { createWallet, loadWallet } from '../src/issuing/wallets.js';
 import { systemClock } from '../src/platform/clock.js';
 import type { Database } from '../src/platform/db/database.js';
 import { createIdGenerator } from '../src/platform/ids.js';
-import { envKek } from '../src/vault/kek-env.js';
-import type { KeyEncryptionKey } from '../src/vault/kek.js';
 import { Keyring } from '../src/vault/keyring.js';
-import { Secret } from '../src/vault/secret.js';
-import { drive, rate } from './support.js';
+import { benchKek, drive, rate } from './support.js';
 
 const CALLERS = 16;
 const WALLETS = 256;
+const CARDS_KEPT = 2_000;
 const BY: Actor = { actor: { type: 'system', id: 'bench' } };
-
-/**
- * A fixed KEK for benchmarks: the data keys a database holds are wrapped by whichever KEK first opened it, so every
- * bench that opens a keyring on the same database must use this one (never for anything but benchmarks).
- */
-export function benchKek(): KeyEncryptionKey {
-  return envKek(new Secret(createHash('sha256').update('lantau bench kek, not a secret').digest()));
-}
 
 function person(index: number) {
   return {
@@ -112,6 +105,32 @@ export async function benchIssuing(backend: { name: string; db: Database }, seco
       return 1;
     });
     console.log(`issuing  ${backend.name.padEnd(8)} wallet loads: ${rate(loads.operations, loads.ms)}/s`);
+
+    const cardIds: string[] = [];
+    const issued = await drive(seconds, CALLERS, async () => {
+      const slot = Math.floor(Math.random() * walletIds.length);
+      const card = await db.transaction((tx) =>
+        createCard(
+          tx,
+          context,
+          program.id,
+          { cardholder_id: cardholderIds[slot] ?? '', account_id: walletIds[slot] ?? '', type: 'multi_use' },
+          BY,
+        ),
+      );
+      if (cardIds.length < CARDS_KEPT) cardIds.push(card.id);
+      return 1;
+    });
+    console.log(`issuing  ${backend.name.padEnd(8)} cards issued: ${rate(issued.operations, issued.ms)}/s`);
+
+    const reveals = await drive(seconds, CALLERS, async () => {
+      const cardId = cardIds[Math.floor(Math.random() * cardIds.length)] ?? '';
+      await revealCard(context, program.id, cardId, BY);
+      return 1;
+    });
+    console.log(
+      `issuing  ${backend.name.padEnd(8)} card reveals (decrypt PAN, CVV2 from the CVK, audit entry): ${rate(reveals.operations, reveals.ms)}/s`,
+    );
   } finally {
     vault.close();
   }

@@ -1,4 +1,9 @@
-/** What every benchmark group shares: a fixed-concurrency driver and a rate printer. */
+import { createHash } from 'node:crypto';
+import { envKek } from '../src/vault/kek-env.js';
+import type { KeyEncryptionKey } from '../src/vault/kek.js';
+import { Secret } from '../src/vault/secret.js';
+
+/** What every benchmark group shares: a fixed-concurrency driver, a rate printer and one KEK. */
 
 export function rate(count: number, ms: number): string {
   return Math.round((count / ms) * 1000).toLocaleString('en-US');
@@ -26,4 +31,12 @@ export async function drive(
     }),
   );
   return { operations, ms: performance.now() - started };
+}
+
+/**
+ * A fixed KEK for benchmarks: the data keys a database holds are wrapped by whichever KEK first opened it, so every
+ * bench that opens a keyring on the same database must use this one (never for anything but benchmarks).
+ */
+export function benchKek(): KeyEncryptionKey {
+  return envKek(new Secret(createHash('sha256').update('lantau bench kek, not a secret').digest()));
 }

@@ -84,4 +84,12 @@ describe('configuration', () => {
       },
     ]);
   });
+
+  it('reads the public URL that links point at', () => {
+    expect(loadConfig({}).publicUrl).toBeUndefined();
+    expect(loadConfig({ LANTAU_PUBLIC_URL: 'https://cards.example.com/' }).publicUrl).toBe(
+      'https://cards.example.com',
+    );
+    expect(problemsOf({ LANTAU_PUBLIC_URL: 'ftp://x' })[0]?.name).toBe('LANTAU_PUBLIC_URL');
+  });
 });

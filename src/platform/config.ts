@@ -15,6 +15,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Where this deployment keeps data (LANTAU_REGIONS): a programme may only declare one of these regions. */
   readonly regions: readonly string[];
+  /** How clients reach this API from outside (LANTAU_PUBLIC_URL), for links Lantau hands out; unset: the request's. */
+  readonly publicUrl: string | undefined;
 }
 
 export interface ConfigProblem {
@@ -55,6 +57,7 @@ export function loadConfig(env: Env = process.env): Config {
   const logLevel = parseLogLevel(env, problem);
   const shutdownTimeoutMs = parseInteger(env, 'LANTAU_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000, problem);
   const regions = parseRegions(env, problem);
+  const publicUrl = parsePublicUrl(env, problem);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -66,6 +69,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs: shutdownTimeoutMs ?? 10_000,
     regions: regions ?? ['hk'],
+    publicUrl,
   };
 }
 
@@ -152,4 +156,19 @@ function parseRegions(env: Env, problem: Report): string[] | undefined {
     );
   }
   return [...new Set(regions)];
+}
+
+function parsePublicUrl(env: Env, problem: Report): string | undefined {
+  const raw = nonEmpty(env, 'LANTAU_PUBLIC_URL', problem);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return problem('LANTAU_PUBLIC_URL', 'must be a URL such as https://cards.example.com');
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '') {
+    return problem('LANTAU_PUBLIC_URL', 'must be an http(s) URL with no query or fragment');
+  }
+  return url.toString().replace(/\/$/, '');
 }

@@ -54,6 +54,7 @@ export async function serve(
   const app = await buildApi(
     { db, clock, ids, logger, metrics, authenticator: apiKeyAuthenticator(db, config.operatorKey) },
     issuing,
+    config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl },
   );
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');

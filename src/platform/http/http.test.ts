@@ -113,6 +113,23 @@ describe('HTTP conventions', () => {
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json()).toMatchObject({ error: { code: 'invalid_json' } });
 
+    // No body at all, or an empty one sent as JSON, is an empty object: the fields it lacks are named.
+    for (const headers of [
+      api.operatorHeaders,
+      { ...api.operatorHeaders, 'content-type': 'application/json' },
+    ]) {
+      const empty = await api.app.inject({ method: 'POST', url: '/v1/test_widgets', headers, payload: '' });
+      expect(empty.statusCode).toBe(400);
+      expect(empty.json()).toMatchObject({ error: { code: 'parameter_missing', param: 'name' } });
+    }
+    const poisoned = await api.app.inject({
+      method: 'POST',
+      url: '/v1/test_widgets',
+      headers: { ...api.operatorHeaders, 'content-type': 'application/json' },
+      payload: '{"name": "w", "amount": 1, "__proto__": {"admin": true}}',
+    });
+    expect(poisoned.statusCode).toBe(400);
+
     const text = await api.app.inject({
       method: 'POST',
       url: '/v1/test_widgets',

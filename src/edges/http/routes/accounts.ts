@@ -3,6 +3,7 @@ import type { IssuingContext } from '../../../issuing/programs.js';
 import {
   MOVEMENT_COLUMNS,
   WALLET_SELECT,
+  WALLET_STATUSES,
   createWallet,
   getWallet,
   loadWallet,
@@ -14,12 +15,18 @@ import {
 } from '../../../issuing/wallets.js';
 import type { SqlParam } from '../../../platform/db/database.js';
 import { listPage } from '../../../platform/http/pagination.js';
-import { IdString, ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
+import {
+  IdString,
+  ListOf,
+  PaginationQuery,
+  StringEnum,
+  errorResponses,
+} from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import { actorOf, programScopeOf } from '../actor.js';
 import { Currency, Metadata } from './cardholders.js';
 
-const WalletStatus = Type.Union([Type.Literal('active'), Type.Literal('inactive')]);
+const WalletStatus = StringEnum(WALLET_STATUSES);
 const MinorUnits = Type.Integer({ description: 'Minor units of the currency (HKD 12.50 is 1250)' });
 
 export const AccountSchema = Type.Object(

@@ -2,6 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import {
   CARDHOLDER_COLUMNS,
+  CARDHOLDER_STATUSES,
+  KYC_STATUSES,
   createCardholder,
   emailBlindIndex,
   getCardholder,
@@ -16,7 +18,13 @@ import type { SqlParam } from '../../../platform/db/database.js';
 import { LantauError } from '../../../platform/errors.js';
 import type { ErrorPayload } from '../../../platform/http/errors.js';
 import { listPage } from '../../../platform/http/pagination.js';
-import { IdString, ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
+import {
+  IdString,
+  ListOf,
+  PaginationQuery,
+  StringEnum,
+  errorResponses,
+} from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import type { Keyring } from '../../../vault/keyring.js';
 import { actorOf, programScopeOf } from '../actor.js';
@@ -30,14 +38,8 @@ const Country = Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 al
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);
 
-// Literal tuples, not `.map()`: TypeBox infers a union of an array as `never`, which would hide type errors.
-const CardholderStatus = Type.Union([Type.Literal('active'), Type.Literal('inactive')]);
-const KycStatus = Type.Union([
-  Type.Literal('unverified'),
-  Type.Literal('pending'),
-  Type.Literal('verified'),
-  Type.Literal('rejected'),
-]);
+const CardholderStatus = StringEnum(CARDHOLDER_STATUSES);
+const KycStatus = StringEnum(KYC_STATUSES, { description: 'Set by KYC; read-only here' });
 
 const AddressBody = Type.Object(
   {
