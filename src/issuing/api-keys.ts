@@ -23,6 +23,7 @@ export const SCOPE_RESOURCES = [
   'sanctions',
   'cases',
   'settlements',
+  'fx_rates',
 ] as const;
 
 export function checkScopes(scopes: readonly string[]): void {

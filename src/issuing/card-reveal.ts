@@ -165,8 +165,9 @@ export async function openRevealSession(
       created_by_type: AuditActor['type'];
       created_by: string;
     }>(
-      `UPDATE card_reveal_sessions SET used_at = $2
+      `UPDATE card_reveal_sessions s SET used_at = $2
        WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+         AND EXISTS (SELECT 1 FROM programs p WHERE p.id = s.program_id AND p.status = 'active')
        RETURNING id, program_id, card_id, allowed_origin, created_by_type, created_by`,
       [hashToken(token), now],
     );

@@ -3,7 +3,7 @@ import { UNIQUE_VIOLATION, json, sqlState } from '../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import { appendAudit } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
-import { bindToRow } from '../vault/encrypted-columns.js';
+import { bindToRow, type EncryptedColumn } from '../vault/encrypted-columns.js';
 import { expiryFrom, generatePan } from './pan.js';
 import { getProgram, type Actor, type IssuingContext } from './programs.js';
 import { normalizeSpendingControls, type SpendingControls } from './spending-controls.js';
@@ -25,6 +25,8 @@ export const CARD_STATUS_REASONS = [
   'compliance',
 ] as const;
 export type CardStatusReason = (typeof CARD_STATUS_REASONS)[number];
+/** What a programme may give as a reason; `expired`, `renewed`, `single_use_used` and `compliance` are Lantau's own. */
+export const CLIENT_STATUS_REASONS = ['requested', 'lost', 'stolen', 'damaged', 'fraud'] as const;
 
 /** A card as the API shows it: never the PAN (PCI DSS 3.4.1 allows the last four for display). */
 export interface Card {
@@ -92,6 +94,15 @@ export const CARD_COLUMNS = `id, program_id, cardholder_id, account_id, type, st
 
 /** The PAN ciphertext is bound to its card: copied onto another row, it does not decrypt. */
 export const panAad = bindToRow('cards', 'pan_encrypted');
+
+/** Registered with the vault so that rotating the `pan` key re-encrypts every card and retiring it waits for that. */
+export const CARD_PAN_COLUMN: EncryptedColumn = {
+  table: 'cards',
+  idColumn: 'id',
+  column: 'pan_encrypted',
+  purpose: 'pan',
+  aad: panAad,
+};
 /** A 1-in-10^9 collision per attempt on a 16-digit PAN: a few attempts are certainty. */
 const PAN_ATTEMPTS_MAX = 8;
 
@@ -127,7 +138,7 @@ interface Owner {
 /** The cardholder and wallet a new card draws on: both the programme's, the wallet the cardholder's. */
 async function checkOwner(tx: Transaction, programId: string, input: NewCard): Promise<Owner> {
   const holder = await tx.query<{ status: string }>(
-    'SELECT status FROM cardholders WHERE id = $1 AND program_id = $2',
+    'SELECT status FROM cardholders WHERE id = $1 AND program_id = $2 FOR SHARE',
     [input.cardholder_id, programId],
   );
   const holderRow = holder.rows[0];
@@ -146,7 +157,7 @@ async function checkOwner(tx: Transaction, programId: string, input: NewCard): P
     );
   }
   const wallet = await tx.query<{ cardholder_id: string; currency: string; status: string }>(
-    'SELECT cardholder_id, currency, status FROM wallets WHERE id = $1 AND program_id = $2',
+    'SELECT cardholder_id, currency, status FROM wallets WHERE id = $1 AND program_id = $2 FOR SHARE',
     [input.account_id, programId],
   );
   const walletRow = wallet.rows[0];
@@ -327,9 +338,12 @@ export async function updateCard(
     );
   }
   const statusChanged = status !== current.status;
-  const reason = statusChanged
-    ? (changes.status_reason ?? (status === 'active' ? null : 'requested'))
-    : current.status_reason;
+  const reason =
+    status === 'active'
+      ? null
+      : statusChanged
+        ? (changes.status_reason ?? 'requested')
+        : (changes.status_reason ?? current.status_reason);
   const now = context.clock.now();
   const updated = await tx.query<CardRow>(
     `UPDATE cards SET status = $3, status_reason = $4, spending_controls = $5::jsonb, memo = $6, metadata = $7::jsonb,
@@ -394,6 +408,12 @@ export async function renewCard(
       'id',
     );
   }
+  // A replacement is a new card: the cardholder and account must still be able to hold one.
+  await checkOwner(tx, programId, {
+    cardholder_id: old.cardholder_id,
+    account_id: old.account_id,
+    type: old.type,
+  });
   const replacement = await issue(tx, context, {
     programId,
     owner: { cardholderId: old.cardholder_id, accountId: old.account_id, currency: old.currency },
@@ -405,6 +425,16 @@ export async function renewCard(
   });
   const closes = reason !== 'expiring';
   const now = context.clock.now();
+  let issued = replacement;
+  if (old.status === 'paused') {
+    // A card paused (for fraud, say) must not come back active by being renewed.
+    const paused = await tx.query<CardRow>(
+      `UPDATE cards SET status = 'paused', status_reason = $2 WHERE id = $1 RETURNING ${CARD_COLUMNS}`,
+      [replacement.id, old.status_reason],
+    );
+    const row = paused.rows[0];
+    if (row !== undefined) issued = cardFromRow(row);
+  }
   const updatedOld = await tx.query<CardRow>(
     `UPDATE cards SET replaced_by_card_id = $3, updated_at = $4,
        status = CASE WHEN $5 THEN 'closed' ELSE status END,
@@ -416,7 +446,7 @@ export async function renewCard(
   );
   const oldCard = updatedOld.rows[0];
   if (oldCard === undefined) throw new Error('UPDATE … RETURNING returned no row');
-  await emitEvent(tx, context, { type: 'card.created', programId, object: replacement });
+  await emitEvent(tx, context, { type: 'card.created', programId, object: issued });
   await emitEvent(tx, context, { type: 'card.updated', programId, object: cardFromRow(oldCard) });
   await appendAudit(tx, context, {
     ...by,
@@ -425,5 +455,5 @@ export async function renewCard(
     target: { type: 'card', id: old.id },
     details: { replacement: replacement.id, reason, closed: closes },
   });
-  return replacement;
+  return issued;
 }

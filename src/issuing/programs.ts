@@ -28,6 +28,11 @@ export interface Program {
   readonly mode: ProgramMode;
   readonly time_zone: string;
   readonly status: ProgramStatus;
+  /** Added to every currency conversion, in basis points (DESIGN.md's FX rule). */
+  readonly fx_markup_bps: number;
+  /** How long an authorization's hold lasts, and the longer hold for lodging and car rental. */
+  readonly hold_days: number;
+  readonly extended_hold_days: number;
   readonly metadata: Readonly<Record<string, string>>;
   readonly created: string;
   readonly updated: string;
@@ -42,6 +47,9 @@ export interface NewProgram {
   readonly card_validity_months?: number;
   readonly mode: ProgramMode;
   readonly time_zone?: string;
+  readonly fx_markup_bps?: number;
+  readonly hold_days?: number;
+  readonly extended_hold_days?: number;
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
@@ -51,6 +59,9 @@ export interface ProgramChanges {
   readonly card_validity_months?: number;
   readonly time_zone?: string;
   readonly status?: ProgramStatus;
+  readonly fx_markup_bps?: number;
+  readonly hold_days?: number;
+  readonly extended_hold_days?: number;
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
@@ -92,13 +103,16 @@ interface ProgramRow {
   mode: ProgramMode;
   time_zone: string;
   status: ProgramStatus;
+  fx_markup_bps: number;
+  hold_days: number;
+  extended_hold_days: number;
   metadata: Record<string, string>;
   created_at: Date;
   updated_at: Date;
 }
 
 export const PROGRAM_COLUMNS =
-  'id, name, bin, pan_length, currencies, region, card_validity_months, mode, time_zone, status, metadata, created_at, updated_at';
+  'id, name, bin, pan_length, currencies, region, card_validity_months, mode, time_zone, status, fx_markup_bps, hold_days, extended_hold_days, metadata, created_at, updated_at';
 
 export function programFromRow(row: ProgramRow): Program {
   return {
@@ -114,6 +128,9 @@ export function programFromRow(row: ProgramRow): Program {
     mode: row.mode,
     time_zone: row.time_zone,
     status: row.status,
+    fx_markup_bps: row.fx_markup_bps,
+    hold_days: row.hold_days,
+    extended_hold_days: row.extended_hold_days,
     metadata: row.metadata,
     created: row.created_at.toISOString(),
     updated: row.updated_at.toISOString(),
@@ -212,8 +229,8 @@ export async function createProgram(
   const id = context.ids('prog');
   const inserted = await tx.query<ProgramRow>(
     `INSERT INTO programs (id, name, bin, pan_length, currencies, region, card_validity_months, mode, time_zone,
-       status, metadata, seeded_sandbox, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, 'active', $10::jsonb, $11, $12, $12)
+       status, metadata, seeded_sandbox, created_at, updated_at, fx_markup_bps, hold_days, extended_hold_days)
+     VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, 'active', $10::jsonb, $11, $12, $12, $13, $14, $15)
      RETURNING ${PROGRAM_COLUMNS}`,
     [
       id,
@@ -228,6 +245,9 @@ export async function createProgram(
       json(input.metadata ?? {}),
       options.seededSandbox ?? false,
       now,
+      input.fx_markup_bps ?? 0,
+      input.hold_days ?? 7,
+      input.extended_hold_days ?? 31,
     ],
   );
   const row = inserted.rows[0];
@@ -312,7 +332,7 @@ export async function updateProgram(
   }
   const updated = await tx.query<ProgramRow>(
     `UPDATE programs SET name = $2, currencies = $3::text[], card_validity_months = $4, time_zone = $5, status = $6,
-       metadata = $7::jsonb, updated_at = $8
+       metadata = $7::jsonb, updated_at = $8, fx_markup_bps = $9, hold_days = $10, extended_hold_days = $11
      WHERE id = $1
      RETURNING ${PROGRAM_COLUMNS}`,
     [
@@ -324,6 +344,9 @@ export async function updateProgram(
       changes.status ?? current.status,
       json(changes.metadata ?? current.metadata),
       context.clock.now(),
+      changes.fx_markup_bps ?? current.fx_markup_bps,
+      changes.hold_days ?? current.hold_days,
+      changes.extended_hold_days ?? current.extended_hold_days,
     ],
   );
   const next = updated.rows[0];

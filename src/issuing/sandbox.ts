@@ -77,11 +77,18 @@ export async function ensureSandbox(
       }
     }
     if (settings.secretKey !== undefined) {
-      const known = await tx.query(
-        `SELECT 1 FROM api_keys WHERE key_hash = $1 AND program_id = $2 AND revoked_at IS NULL`,
-        [hashSecret(settings.secretKey), existing.id],
+      const known = await tx.query<{ program_id: string | null; revoked: boolean }>(
+        `SELECT program_id, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE key_hash = $1`,
+        [hashSecret(settings.secretKey)],
       );
-      if (known.rows.length === 0) {
+      const found = known.rows[0];
+      if (found !== undefined && (found.revoked || found.program_id !== existing.id)) {
+        // Never bring a revoked key back to life, nor reuse another's: the setting must change instead.
+        throw new Error(
+          'LANTAU_SANDBOX_SECRET_KEY names a key that was revoked or belongs elsewhere; set a new sandbox key or unset it',
+        );
+      }
+      if (found === undefined) {
         const key = await createApiKey(
           tx,
           context,

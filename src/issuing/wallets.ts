@@ -349,7 +349,16 @@ export async function moveMoney(
         param: 'amount',
       });
     }
-    // Anything else (a missing funding account, a balance overflow) is a fault on our side, not the caller's.
+    if (result.error === 'overflows_balance') {
+      throw new LantauError(
+        'amount_too_large',
+        'The amount would take a balance beyond what can be recorded',
+        {
+          param: 'amount',
+        },
+      );
+    }
+    // Anything else (a missing funding account) is a fault on our side, not the caller's.
     throw new Error(`the ledger refused a ${kind}: ${result.error}`);
   }
   if (result.status === 'exists') throw new Error(`movement id ${id} was already a ledger transfer`);

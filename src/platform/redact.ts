@@ -44,10 +44,15 @@ export function maskCardNumbers(text: string): string {
 }
 
 /** Applied to each serialised log line: names first, then any PAN-shaped number anywhere. */
+/** Bearer tokens that travel in URLs (a card reveal link) are secrets too, used or not. */
+const URL_TOKEN = /\/reveal\/[A-Za-z0-9_-]{20,}/g;
+
 export function redactLogLine(line: string): string {
-  const byName = line.replace(
-    SENSITIVE_MEMBER,
-    (_match, name: string, separator: string) => `"${name}"${separator}"[REDACTED]"`,
-  );
+  const byName = line
+    .replace(URL_TOKEN, '/reveal/[REDACTED]')
+    .replace(
+      SENSITIVE_MEMBER,
+      (_match, name: string, separator: string) => `"${name}"${separator}"[REDACTED]"`,
+    );
   return maskCardNumbers(byName);
 }

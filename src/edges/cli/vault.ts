@@ -1,5 +1,6 @@
 import type { Clock } from '../../platform/clock.js';
 import { CARDHOLDER_PII_COLUMN } from '../../issuing/cardholders.js';
+import { CARD_PAN_COLUMN } from '../../issuing/cards.js';
 import type { Database } from '../../platform/db/database.js';
 import type { IdGenerator } from '../../platform/ids.js';
 import { appendAudit, type AuditActor } from '../../records/audit.js';
@@ -19,7 +20,7 @@ export interface OpenVault {
  * vault's own CVK column is always registered; the other parts' columns join here as they arrive.
  */
 export function encryptedColumns(): EncryptedColumnRegistry {
-  return new EncryptedColumnRegistry([CARDHOLDER_PII_COLUMN]);
+  return new EncryptedColumnRegistry([CARDHOLDER_PII_COLUMN, CARD_PAN_COLUMN]);
 }
 
 /**

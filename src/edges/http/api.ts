@@ -4,6 +4,7 @@ import { cardSchemas, registerCardRoutes } from './routes/cards.js';
 import { AccountMovementSchema, AccountSchema, registerAccountRoutes } from './routes/accounts.js';
 import { CardholderSchema, registerCardholderRoutes } from './routes/cardholders.js';
 import { EventSchema, registerEventRoutes } from './routes/events.js';
+import { FxRateSchema, registerFxRateRoutes } from './routes/fx-rates.js';
 import { registerOperationsRoutes } from './routes/operations.js';
 import { OperatorUserSchema, registerOperatorUserRoutes } from './routes/operator-users.js';
 import { ApiKeySchema, ProgramSchema, registerProgramRoutes } from './routes/programs.js';
@@ -21,7 +22,14 @@ export async function buildApi(
   options: ApiOptions = {},
 ): Promise<LantauApp> {
   const app = await createHttpServer(deps);
-  for (const schema of [EventSchema, ProgramSchema, ApiKeySchema, OperatorUserSchema, ...cardSchemas]) {
+  for (const schema of [
+    EventSchema,
+    ProgramSchema,
+    ApiKeySchema,
+    OperatorUserSchema,
+    FxRateSchema,
+    ...cardSchemas,
+  ]) {
     app.addSchema(schema);
   }
   for (const schema of [CardholderSchema, AccountSchema, AccountMovementSchema]) app.addSchema(schema);
@@ -33,5 +41,6 @@ export async function buildApi(
   registerAccountRoutes(app, issuing);
   registerCardRoutes(app, issuing, options);
   registerRevealPage(app, issuing);
+  registerFxRateRoutes(app, issuing);
   return app;
 }

@@ -59,3 +59,15 @@ export const errorResponses = {
 export function StringEnum<T extends string>(values: readonly T[], options: { description?: string } = {}) {
   return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
 }
+
+/**
+ * `metadata` in requests: up to 50 keys of 1 to 40 characters, string values of at most 500 (Stripe's limits).
+ * Written out rather than with Type.Record, whose `^.*$` key pattern lets a key with a line break skip every rule.
+ */
+export const MetadataInput = Type.Unsafe<Record<string, string>>({
+  type: 'object',
+  propertyNames: { minLength: 1, maxLength: 40 },
+  additionalProperties: { type: 'string', maxLength: 500 },
+  maxProperties: 50,
+  description: 'Up to 50 keys of your own (1 to 40 characters), string values of at most 500 characters',
+});

@@ -9,7 +9,7 @@ import type { IdGenerator } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { authenticateRequest, type Authenticator, type Principal, type RouteAccess } from './auth.js';
-import { handleError, type ErrorPayload } from './errors.js';
+import { handleError, paramName, type ErrorPayload } from './errors.js';
 import type { Scope } from './scopes.js';
 import { runMutation } from './idempotency.js';
 import { ErrorBody } from './schemas.js';
@@ -147,6 +147,21 @@ export async function createHttpServer(deps: HttpDependencies): Promise<LantauAp
   // A POST that needs no fields may come with no body at all (as with Stripe): validate it as an empty object.
   app.addHook('preValidation', async (request) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};
+    // PostgreSQL text cannot hold NUL: refuse it here as bad input rather than fail in the database.
+    for (const part of [request.body, request.query, request.params]) {
+      const at = nulCharacterAt(part, []);
+      if (at !== undefined) {
+        throw new LantauError('invalid_character', 'Text may not contain the NUL character (U+0000)', {
+          param: paramName(`/${at.join('/')}`),
+        });
+      }
+    }
+  });
+
+  // Answers carry personal and card data: no shared cache may keep one.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/v1/') && !reply.hasHeader('cache-control'))
+      void reply.header('cache-control', 'no-store');
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -178,4 +193,18 @@ export async function createHttpServer(deps: HttpDependencies): Promise<LantauAp
   });
 
   return app;
+}
+
+const NESTING_MAX = 32;
+
+/** The path to the first string (or key) holding U+0000, if any; bounded in depth like every walk over input. */
+function nulCharacterAt(value: unknown, path: string[]): string[] | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (value === null || typeof value !== 'object' || path.length > NESTING_MAX) return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    if (key.includes('\u0000')) return [...path, key.split('\u0000').join('')];
+    const found = nulCharacterAt(child, [...path, key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

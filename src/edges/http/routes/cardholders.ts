@@ -25,14 +25,13 @@ import {
   StringEnum,
   errorResponses,
 } from '../../../platform/http/schemas.js';
+import { invalidRequest } from '../../../platform/errors.js';
+import { MetadataInput } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import type { Keyring } from '../../../vault/keyring.js';
 import { actorOf, programScopeOf } from '../actor.js';
 
-export const Metadata = Type.Record(Type.String({ maxLength: 40 }), Type.String({ maxLength: 500 }), {
-  description: 'Up to 50 keys of your own, strings only. Not encrypted: keep personal data out of it',
-  maxProperties: 50,
-});
+export const Metadata = MetadataInput;
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 alpha-3' });
 const Country = Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
@@ -293,8 +292,10 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
       };
       if (query.email !== undefined) filter('email_index = $?', emailBlindIndex(context.vault, query.email));
       if (query.status !== undefined) filter('status = $?', query.status);
-      if (query['created[gte]'] !== undefined) filter('created_at >= $?', new Date(query['created[gte]']));
-      if (query['created[lte]'] !== undefined) filter('created_at <= $?', new Date(query['created[lte]']));
+      if (query['created[gte]'] !== undefined)
+        filter('created_at >= $?', timeFilter(query['created[gte]'], 'created[gte]'));
+      if (query['created[lte]'] !== undefined)
+        filter('created_at <= $?', timeFilter(query['created[lte]'], 'created[lte]'));
       const page = await listPage(
         context.db,
         { select: `SELECT ${CARDHOLDER_COLUMNS} FROM cardholders`, where, params },
@@ -356,4 +357,14 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
       return openAnswer(context, answer, programScope);
     },
   );
+}
+
+/** RFC 3339 lets through times a database cannot hold (a leap second, year 0, year 10000 after an offset). */
+function timeFilter(value: string, param: string): Date {
+  const time = new Date(value);
+  const year = time.getUTCFullYear();
+  if (!Number.isFinite(time.getTime()) || year < 1970 || year > 9999) {
+    throw invalidRequest('time_invalid', `${param} must be a time from 1970 to 9999`, param);
+  }
+  return time;
 }

@@ -188,6 +188,55 @@ describe('cards', () => {
     expect(expired.headers['content-security-policy']).toContain("frame-ancestors 'none'");
   });
 
+  it('does not spend a reveal link on HEAD, and closes every link when the programme is suspended', async () => {
+    const program = await createTestProgram(api);
+    const { cardholder, account } = await holderWithWallet(program);
+    const card = await post(program.headers, '/v1/cards', {
+      cardholder_id: cardholder,
+      account_id: account,
+      type: 'multi_use',
+    });
+    const session = await post(program.headers, `/v1/cards/${String(card.body.id)}/reveal_sessions`);
+    const path = new URL(String(session.body.url)).pathname;
+    const head = await api.app.inject({ method: 'HEAD', url: path });
+    expect(head.statusCode).not.toBe(200);
+    const suspended = await patch(api.operatorHeaders, `/v1/programs/${program.program.id}`, {
+      status: 'suspended',
+    });
+    expect(suspended.status).toBe(200);
+    const page = await api.app.inject({ method: 'GET', url: path });
+    expect(page.statusCode).toBe(410);
+  });
+
+  it('renews a paused card as paused, and refuses to renew for an inactive cardholder', async () => {
+    const { cardholder, account } = await holderWithWallet(main);
+    const card = await post(main.headers, '/v1/cards', {
+      cardholder_id: cardholder,
+      account_id: account,
+      type: 'multi_use',
+    });
+    await patch(main.headers, `/v1/cards/${String(card.body.id)}`, {
+      status: 'paused',
+      status_reason: 'fraud',
+    });
+    const renewed = await post(main.headers, `/v1/cards/${String(card.body.id)}/renew`, {
+      reason: 'expiring',
+    });
+    expect(renewed.body).toMatchObject({ status: 'paused', status_reason: 'fraud' });
+    const other = await post(main.headers, '/v1/cards', {
+      cardholder_id: cardholder,
+      account_id: account,
+      type: 'multi_use',
+    });
+    await patch(main.headers, `/v1/cardholders/${cardholder}`, { status: 'inactive' });
+    const refused = await post(main.headers, `/v1/cards/${String(other.body.id)}/renew`, { reason: 'lost' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ error: { code: 'cardholder_inactive' } });
+    expect((await get(main.headers, `/v1/cards/${String(other.body.id)}`)).body).toMatchObject({
+      status: 'active',
+    });
+  });
+
   it('pauses, resumes and closes a card; a closed card stays closed', async () => {
     const { cardholder, account } = await holderWithWallet(main);
     const card = await post(main.headers, '/v1/cards', {
@@ -348,6 +397,10 @@ describe('cards', () => {
         'spending_controls[blocked_merchant_countries][0]',
       ],
       [{ ...base, colour: 'gold' }, 'colour'],
+      [{ ...base, metadata: { 'a\nb': { nested: true } } }, 'metadata[a\nb]'],
+      [{ ...base, metadata: { ['k'.repeat(41)]: 'v' } }, 'metadata'],
+      [{ ...base, memo: 'nul\u0000byte' }, 'memo'],
+      [{ ...base, status_reason: 'renewed' }, 'status_reason'],
     ];
     const before = await countCards();
     for (const [payload, param] of cases) {

@@ -4,7 +4,7 @@ import { createRevealSession, revealCard } from '../../../issuing/card-reveal.js
 import {
   CARD_COLUMNS,
   CARD_STATUSES,
-  CARD_STATUS_REASONS,
+  CLIENT_STATUS_REASONS,
   CARD_TYPES,
   RENEWAL_REASONS,
   cardFromRow,
@@ -24,12 +24,11 @@ import {
   StringEnum,
   errorResponses,
 } from '../../../platform/http/schemas.js';
+import { MetadataInput } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import { actorOf, programScopeOf } from '../actor.js';
 
-const Metadata = Type.Record(Type.String({ maxLength: 40 }), Type.String({ maxLength: 500 }), {
-  maxProperties: 50,
-});
+const Metadata = MetadataInput;
 
 export const CardSchema = Type.Object(
   {
@@ -96,7 +95,7 @@ const CreateCardBody = Type.Object(
 const UpdateCardBody = Type.Object(
   {
     status: Type.Optional(StringEnum(CARD_STATUSES)),
-    status_reason: Type.Optional(StringEnum(CARD_STATUS_REASONS)),
+    status_reason: Type.Optional(StringEnum(CLIENT_STATUS_REASONS)),
     spending_controls: Type.Optional(SpendingControlsSchema),
     memo: Type.Optional(Type.Union([Type.String({ maxLength: 500 }), Type.Null()])),
     metadata: Type.Optional(Metadata),

@@ -19,13 +19,11 @@ import {
 } from '../../../issuing/programs.js';
 import { listPage } from '../../../platform/http/pagination.js';
 import { IdString, ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
+import { MetadataInput } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import { actorOf, programScopeOf } from '../actor.js';
 
-const Metadata = Type.Record(Type.String({ maxLength: 40 }), Type.String({ maxLength: 500 }), {
-  description: 'Up to 50 keys of your own, strings only',
-  maxProperties: 50,
-});
+const Metadata = MetadataInput;
 const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 alpha-3' });
 
 export const ProgramSchema = Type.Object(
@@ -42,6 +40,9 @@ export const ProgramSchema = Type.Object(
     mode: Type.Union([Type.Literal('sandbox'), Type.Literal('live')]),
     time_zone: Type.String(),
     status: Type.Union([Type.Literal('active'), Type.Literal('suspended')]),
+    fx_markup_bps: Type.Integer(),
+    hold_days: Type.Integer(),
+    extended_hold_days: Type.Integer(),
     metadata: Type.Record(Type.String(), Type.String()),
     created: Type.String({ format: 'date-time' }),
     updated: Type.String({ format: 'date-time' }),
@@ -80,6 +81,19 @@ const CreateProgramBody = Type.Object(
     card_validity_months: Type.Optional(Type.Integer({ minimum: 1, maximum: 120, default: 36 })),
     mode: Type.Union([Type.Literal('sandbox'), Type.Literal('live')]),
     time_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, default: 'Asia/Hong_Kong' })),
+    fx_markup_bps: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10_000,
+        description: 'Added to currency conversions, basis points',
+      }),
+    ),
+    hold_days: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 31, description: 'Authorization hold, days (7)' }),
+    ),
+    extended_hold_days: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 31, description: 'Hold for lodging and car rental, days (31)' }),
+    ),
     metadata: Type.Optional(Metadata),
   },
   { additionalProperties: false },
@@ -92,6 +106,19 @@ const UpdateProgramBody = Type.Object(
     card_validity_months: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 })),
     time_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended')])),
+    fx_markup_bps: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10_000,
+        description: 'Added to currency conversions, basis points',
+      }),
+    ),
+    hold_days: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 31, description: 'Authorization hold, days (7)' }),
+    ),
+    extended_hold_days: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 31, description: 'Hold for lodging and car rental, days (31)' }),
+    ),
     metadata: Type.Optional(Metadata),
   },
   { additionalProperties: false, minProperties: 1 },

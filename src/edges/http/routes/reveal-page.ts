@@ -46,6 +46,8 @@ export function registerRevealPage(app: LantauApp, context: IssuingContext): voi
     '/reveal/:token',
     {
       config: { auth: 'none' },
+      // HEAD must not use the link up: link previewers and mail scanners send it without a person to see the card.
+      exposeHeadRoute: false,
       schema: { hide: true, params: Type.Object({ token: Type.String({ pattern: TOKEN }) }) },
     },
     async (request, reply) => {

@@ -1,0 +1,449 @@
+import type { Transaction } from '../platform/db/database.js';
+import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
+import { isPositiveAmount } from '../platform/money.js';
+import {
+  expirePendingTransfers,
+  flattenResults,
+  submitTransfers,
+  type TransferCommand,
+  type TransferResult,
+} from '../ledger/index.js';
+import { programAccountId } from '../issuing/programs.js';
+import { emitEvent } from '../records/outbox.js';
+import {
+  AUTHORIZATION_COLUMNS,
+  authorizationFromRow,
+  type Authorization,
+  type AuthorizationRow,
+} from './authorizations.js';
+import { networkKey, type NetworkIdentity, type ProcessingContext } from './authorize.js';
+import { convertAmount } from './fx.js';
+import { APPROVED, DECLINES } from './declines.js';
+import { usageSince, windowStart } from './limits.js';
+import type { SpendingControls } from '../issuing/spending-controls.js';
+
+/**
+ * Locks an authorization with its cardholder first (the order `authorize` uses), so an increment, a reversal and
+ * a new authorization on the same cardholder never interleave.
+ */
+async function lockAuthorization(
+  tx: Transaction,
+  programId: string | undefined,
+  id: string,
+): Promise<AuthorizationRow> {
+  const owner = await tx.query<{ cardholder_id: string }>(
+    'SELECT cardholder_id FROM authorizations WHERE id = $1 AND ($2::text IS NULL OR program_id = $2)',
+    [id, programId ?? null],
+  );
+  const cardholderId = owner.rows[0]?.cardholder_id;
+  if (cardholderId === undefined) throw notFound('authorization', id);
+  await tx.query('SELECT 1 FROM cardholders WHERE id = $1 FOR UPDATE', [cardholderId]);
+  const locked = await tx.query<AuthorizationRow>(
+    `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = $1 FOR UPDATE`,
+    [id],
+  );
+  const row = locked.rows[0];
+  if (row === undefined) throw notFound('authorization', id);
+  return row;
+}
+
+function assertPending(row: AuthorizationRow): void {
+  if (row.status !== 'pending') {
+    throw new LantauError('authorization_not_pending', `The authorization is ${row.status}, no longer open`, {
+      status: 409,
+    });
+  }
+}
+
+/** A merchant amount in the card's currency at the authorization's own rate, so later steps match the first. */
+function inCardCurrency(row: AuthorizationRow, merchantAmount: number): number {
+  if (row.fx_rate === null || row.merchant_currency === row.currency) return merchantAmount;
+  return convertAmount({
+    merchantAmount,
+    merchantCurrency: row.merchant_currency,
+    cardCurrency: row.currency,
+    rate: row.fx_rate,
+    markupBps: row.fx_markup_bps ?? 0,
+  });
+}
+
+async function recordUpdate(
+  tx: Transaction,
+  context: ProcessingContext,
+  row: AuthorizationRow,
+  update: {
+    readonly kind: 'increment' | 'reversal' | 'expiry';
+    readonly requested: number;
+    readonly amount: number;
+    readonly approved: boolean;
+    readonly responseCode: string;
+    readonly declineReason: string | null;
+    readonly networkKey: string | null;
+  },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO authorization_updates (id, program_id, authorization_id, kind, requested_amount, amount, approved,
+       response_code, decline_reason, network_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      context.ids('authu'),
+      row.program_id,
+      row.id,
+      update.kind,
+      update.requested,
+      update.amount,
+      update.approved,
+      update.responseCode,
+      update.declineReason,
+      update.networkKey,
+      context.clock.now(),
+    ],
+  );
+}
+
+async function saveAuthorization(
+  tx: Transaction,
+  context: ProcessingContext,
+  id: string,
+  changes: { status: string; amount: number; approvedAmount: number; holdIds: readonly string[] },
+): Promise<Authorization> {
+  const updated = await tx.query<AuthorizationRow>(
+    `UPDATE authorizations SET status = $2, amount = $3, approved_amount = $4, hold_ids = $5::text[], updated_at = $6
+     WHERE id = $1 RETURNING ${AUTHORIZATION_COLUMNS}`,
+    [id, changes.status, changes.amount, changes.approvedAmount, [...changes.holdIds], context.clock.now()],
+  );
+  const row = updated.rows[0];
+  if (row === undefined) throw new Error('UPDATE … RETURNING returned no row');
+  const authorization = authorizationFromRow(row);
+  await emitEvent(tx, context, {
+    type: 'authorization.updated',
+    programId: row.program_id,
+    object: authorization,
+  });
+  return authorization;
+}
+
+async function repeatOf(tx: Transaction, key: string | null): Promise<boolean> {
+  if (key === null) return false;
+  const found = await tx.query('SELECT 1 FROM authorization_updates WHERE network_key = $1', [key]);
+  return found.rows.length > 0;
+}
+
+function only(results: Awaited<ReturnType<typeof submitTransfers>>): TransferResult[] {
+  return flattenResults(results);
+}
+
+async function limitsAllowIncrement(
+  tx: Transaction,
+  row: AuthorizationRow,
+  amount: number,
+  now: Date,
+): Promise<boolean> {
+  const controls = await tx.query<{ card: SpendingControls; cardholder: SpendingControls }>(
+    `SELECT c.spending_controls AS card, h.spending_controls AS cardholder
+     FROM cards c JOIN cardholders h ON h.id = c.cardholder_id WHERE c.id = $1`,
+    [row.card_id],
+  );
+  const found = controls.rows[0];
+  if (found === undefined) return false;
+  for (const [controlsOf, column, id] of [
+    [found.card, 'card_id', row.card_id],
+    [found.cardholder, 'cardholder_id', row.cardholder_id],
+  ] as const) {
+    for (const limit of controlsOf.spending_limits ?? []) {
+      if (limit.categories !== undefined && !limit.categories.includes(row.merchant.mcc)) continue;
+      if (limit.interval === 'per_authorization') {
+        if (row.amount + amount > limit.amount) return false;
+        continue;
+      }
+      const used = await usageSince(tx, {
+        column,
+        id,
+        currency: row.currency,
+        since: windowStart(limit.interval, now),
+        categories: limit.categories,
+      });
+      if (used + amount > limit.amount) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * An incremental authorization (a hotel extends a stay): a further hold tied to the same authorization, checked
+ * against the balance and the spending limits like a new one. A refusal leaves the authorization as it was.
+ */
+export async function incrementAuthorization(
+  context: ProcessingContext,
+  programId: string | undefined,
+  id: string,
+  input: { readonly amount: number; readonly network?: NetworkIdentity },
+): Promise<Authorization> {
+  return context.db.transaction((tx) => incrementAuthorizationIn(tx, context, programId, id, input));
+}
+
+export async function incrementAuthorizationIn(
+  tx: Transaction,
+  context: ProcessingContext,
+  programId: string | undefined,
+  id: string,
+  input: { readonly amount: number; readonly network?: NetworkIdentity },
+): Promise<Authorization> {
+  if (!isPositiveAmount(input.amount)) {
+    throw invalidRequest(
+      'amount_invalid',
+      'An increment is a positive whole number of minor units',
+      'amount',
+    );
+  }
+  const key = networkKey(input.network);
+  {
+    const row = await lockAuthorization(tx, programId, id);
+    if (await repeatOf(tx, key)) return authorizationFromRow(row);
+    assertPending(row);
+    const amount = inCardCurrency(row, input.amount);
+    const now = context.clock.now();
+    const remainingSeconds = Math.max(
+      1,
+      Math.ceil(((row.expires_at?.getTime() ?? now.getTime()) - now.getTime()) / 1000),
+    );
+    const fits = await limitsAllowIncrement(tx, row, amount, now);
+    let refused: keyof typeof DECLINES | undefined = fits ? undefined : 'spending_limit_exceeded';
+    let holdId: string | undefined;
+    if (refused === undefined) {
+      const [held] = only(
+        await submitTransfers(tx, context.clock, [
+          {
+            id: context.ids('hold'),
+            kind: 'pending',
+            debitAccountId: await walletLedgerAccount(tx, row.account_id),
+            creditAccountId: programAccountId(row.program_id, 'card_settlement', row.currency),
+            amount,
+            currency: row.currency,
+            timeoutSeconds: remainingSeconds,
+            code: 'authorization_hold',
+            reference: row.id,
+          },
+        ]),
+      );
+      if (held?.status === 'created') holdId = held.transfer.id;
+      else if (held?.status === 'failed' && held.error === 'exceeds_credits') refused = 'insufficient_funds';
+      else
+        throw new Error(
+          `the ledger refused an increment: ${held?.status === 'failed' ? held.error : 'no result'}`,
+        );
+    }
+    await recordUpdate(tx, context, row, {
+      kind: 'increment',
+      requested: amount,
+      amount: refused === undefined ? amount : 0,
+      approved: refused === undefined,
+      responseCode: refused === undefined ? APPROVED : DECLINES[refused].code,
+      declineReason: refused ?? null,
+      networkKey: key,
+    });
+    if (refused !== undefined || holdId === undefined) {
+      const unchanged = authorizationFromRow(row);
+      await emitEvent(tx, context, {
+        type: 'authorization.increment_declined',
+        programId: row.program_id,
+        object: { ...unchanged, decline_reason: refused ?? null },
+      });
+      return unchanged;
+    }
+    return saveAuthorization(tx, context, row.id, {
+      status: 'pending',
+      amount: row.amount + amount,
+      approvedAmount: row.approved_amount + amount,
+      holdIds: [...row.hold_ids, holdId],
+    });
+  }
+}
+
+async function walletLedgerAccount(tx: Transaction, walletId: string): Promise<string> {
+  const found = await tx.query<{ ledger_account_id: string }>(
+    'SELECT ledger_account_id FROM wallets WHERE id = $1',
+    [walletId],
+  );
+  const account = found.rows[0]?.ledger_account_id;
+  if (account === undefined) throw new Error(`wallet ${walletId} is missing`);
+  return account;
+}
+
+/**
+ * Gives back all of an authorization's hold or part of it: every open hold is voided and, for a partial reversal,
+ * the rest is held again, in one linked ledger chain, so the wallet is never briefly over- or under-held.
+ */
+export async function reverseAuthorization(
+  context: ProcessingContext,
+  programId: string | undefined,
+  id: string,
+  input: { readonly amount?: number; readonly network?: NetworkIdentity } = {},
+): Promise<Authorization> {
+  return context.db.transaction((tx) => reverseAuthorizationIn(tx, context, programId, id, input));
+}
+
+export async function reverseAuthorizationIn(
+  tx: Transaction,
+  context: ProcessingContext,
+  programId: string | undefined,
+  id: string,
+  input: { readonly amount?: number; readonly network?: NetworkIdentity } = {},
+): Promise<Authorization> {
+  if (input.amount !== undefined && !isPositiveAmount(input.amount)) {
+    throw invalidRequest('amount_invalid', 'A reversal is a positive whole number of minor units', 'amount');
+  }
+  const key = networkKey(input.network);
+  {
+    const row = await lockAuthorization(tx, programId, id);
+    if (await repeatOf(tx, key)) return authorizationFromRow(row);
+    assertPending(row);
+    const requested = input.amount === undefined ? row.amount : inCardCurrency(row, input.amount);
+    const reversed = Math.min(requested, row.amount);
+    const remaining = row.amount - reversed;
+    const now = context.clock.now();
+    const chain: TransferCommand[] = row.hold_ids.map((holdId) => ({
+      id: context.ids('void'),
+      kind: 'void_pending',
+      pendingId: holdId,
+      code: 'authorization_reversal',
+      reference: row.id,
+    }));
+    let rest: string | undefined;
+    if (remaining > 0) {
+      rest = context.ids('hold');
+      chain.push({
+        id: rest,
+        kind: 'pending',
+        debitAccountId: await walletLedgerAccount(tx, row.account_id),
+        creditAccountId: programAccountId(row.program_id, 'card_settlement', row.currency),
+        amount: remaining,
+        currency: row.currency,
+        timeoutSeconds: Math.max(
+          1,
+          Math.ceil(((row.expires_at?.getTime() ?? now.getTime()) - now.getTime()) / 1000),
+        ),
+        code: 'authorization_hold',
+        reference: row.id,
+      });
+    }
+    const results = only(await submitTransfers(tx, context.clock, chain.length === 0 ? [] : [chain]));
+    // Voids of this authorization's own open holds cannot fail under its lock: a failure here is a bug.
+    for (const result of results) {
+      if (result.status === 'failed' && result.error !== 'linked_event_failed') {
+        throw new Error(`the ledger refused a reversal: ${result.error}`);
+      }
+    }
+    await recordUpdate(tx, context, row, {
+      kind: 'reversal',
+      requested,
+      amount: reversed,
+      approved: true,
+      responseCode: APPROVED,
+      declineReason: null,
+      networkKey: key,
+    });
+    return saveAuthorization(tx, context, row.id, {
+      status: remaining === 0 ? 'reversed' : 'pending',
+      amount: remaining,
+      approvedAmount: row.approved_amount,
+      holdIds: rest === undefined ? [] : [rest],
+    });
+  }
+}
+
+/** The simulator's "this hold has expired now": releases every hold and marks the authorization expired. */
+export async function expireAuthorization(
+  context: ProcessingContext,
+  programId: string | undefined,
+  id: string,
+): Promise<Authorization> {
+  return context.db.transaction((tx) => expireAuthorizationIn(tx, context, programId, id));
+}
+
+export async function expireAuthorizationIn(
+  tx: Transaction,
+  context: ProcessingContext,
+  programId: string | undefined,
+  id: string,
+): Promise<Authorization> {
+  {
+    const row = await lockAuthorization(tx, programId, id);
+    assertPending(row);
+    if (row.hold_ids.length > 0) {
+      await submitTransfers(tx, context.clock, [
+        row.hold_ids.map((holdId): TransferCommand => ({
+          id: context.ids('void'),
+          kind: 'void_pending',
+          pendingId: holdId,
+          code: 'authorization_expiry',
+          reference: row.id,
+        })),
+      ]);
+    }
+    await recordUpdate(tx, context, row, {
+      kind: 'expiry',
+      requested: row.amount,
+      amount: row.amount,
+      approved: true,
+      responseCode: APPROVED,
+      declineReason: null,
+      networkKey: null,
+    });
+    return saveAuthorization(tx, context, row.id, {
+      status: 'expired',
+      amount: 0,
+      approvedAmount: row.approved_amount,
+      holdIds: [],
+    });
+  }
+}
+
+/**
+ * The scheduled job: the ledger expires holds past their timeout, and each authorization whose last hold expired
+ * becomes `expired` (with its event) in the same transaction. Returns how many authorizations expired; the caller
+ * repeats while it returns a full batch.
+ */
+export async function expireAuthorizations(context: ProcessingContext, limit = 500): Promise<number> {
+  return context.db.transaction(async (tx) => {
+    const holds = await expirePendingTransfers(tx, context.clock.now(), limit);
+    const byAuthorization = new Map<string, string[]>();
+    for (const hold of holds) {
+      // Only the engine's holds: they name their authorization in `reference`.
+      const reference = hold.code === 'authorization_hold' ? hold.reference : null;
+      if (reference === null) continue;
+      byAuthorization.set(reference, [...(byAuthorization.get(reference) ?? []), hold.id]);
+    }
+    let expired = 0;
+    for (const [authorizationId, expiredHolds] of [...byAuthorization.entries()].sort(([a], [b]) =>
+      a < b ? -1 : 1,
+    )) {
+      const locked = await tx.query<AuthorizationRow>(
+        `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = $1 FOR UPDATE`,
+        [authorizationId],
+      );
+      const row = locked.rows[0];
+      if (row?.status !== 'pending') continue;
+      const open = row.hold_ids.filter((holdId) => !expiredHolds.includes(holdId));
+      const released = holds
+        .filter((hold) => expiredHolds.includes(hold.id))
+        .reduce((sum, hold) => sum + hold.amount, 0);
+      await recordUpdate(tx, context, row, {
+        kind: 'expiry',
+        requested: released,
+        amount: released,
+        approved: true,
+        responseCode: APPROVED,
+        declineReason: null,
+        networkKey: null,
+      });
+      await saveAuthorization(tx, context, row.id, {
+        status: open.length === 0 ? 'expired' : 'pending',
+        amount: Math.max(0, row.amount - released),
+        approvedAmount: row.approved_amount,
+        holdIds: open,
+      });
+      if (open.length === 0) expired += 1;
+    }
+    return expired;
+  });
+}
