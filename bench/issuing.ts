@@ -11,6 +11,7 @@
 import { revealCard } from '../src/issuing/card-reveal.js';
 import { createCardholder } from '../src/issuing/cardholders.js';
 import { createCard } from '../src/issuing/cards.js';
+import { fundProgram } from '../src/issuing/funding.js';
 import { createProgram, type Actor, type IssuingContext } from '../src/issuing/programs.js';
 import { createWallet, loadWallet } from '../src/issuing/wallets.js';
 import { systemClock } from '../src/platform/clock.js';
@@ -59,6 +60,9 @@ export async function benchIssuing(backend: { name: string; db: Database }, seco
         { name: 'Bench issuing', bin: '400000', currencies: ['HKD'], region: 'hk', mode: 'sandbox' },
         BY,
       ),
+    );
+    await db.transaction((tx) =>
+      fundProgram(tx, context, program.id, { amount: Number.MAX_SAFE_INTEGER, currency: 'HKD' }, BY),
     );
 
     let created = 0;

@@ -85,7 +85,12 @@ export const DEFAULT_CARD_VALIDITY_MONTHS = 36;
 export const DEFAULT_PAN_LENGTH = 16;
 
 /** The ledger accounts every programme holds in each of its currencies (DESIGN.md, "The card lifecycle"). */
-export const PROGRAM_ACCOUNT_KINDS = ['funding', 'card_settlement', 'cardholder_receivable'] as const;
+export const PROGRAM_ACCOUNT_KINDS = [
+  'funding',
+  'card_settlement',
+  'cardholder_receivable',
+  'program_bank',
+] as const;
 export type ProgramAccountKind = (typeof PROGRAM_ACCOUNT_KINDS)[number];
 
 export function programAccountId(programId: string, kind: ProgramAccountKind, currency: string): string {
@@ -206,8 +211,14 @@ async function openProgramAccounts(
         currency,
         kind,
         ownerId: programId,
-        // Receivables are what cardholders owe after a clearing beyond their balance: never negative.
-        flags: kind === 'cardholder_receivable' ? { creditsMustNotExceedDebits: true } : {},
+        // Receivables are what cardholders owe after a clearing beyond their balance: never negative. The funding
+        // account pays out only what the programme deposited from its bank account (`fundProgram`).
+        flags:
+          kind === 'cardholder_receivable'
+            ? { creditsMustNotExceedDebits: true }
+            : kind === 'funding'
+              ? { debitsMustNotExceedCredits: true }
+              : {},
       })),
     ),
   );

@@ -2,6 +2,7 @@ import { hashSecret } from '../platform/http/auth.js';
 import { appendAudit } from '../records/audit.js';
 import { cvkCheckValue, type CvkPair } from '../vault/cvv.js';
 import { createApiKey } from './api-keys.js';
+import { fundProgram } from './funding.js';
 import {
   createProgram,
   findSeededSandbox,
@@ -27,6 +28,7 @@ export interface SandboxState {
 
 /** A well-known test BIN, so sandbox card numbers can never be mistaken for live ones. */
 export const SANDBOX_BIN = '424242';
+export const SANDBOX_FUNDING = 1_000_000_000;
 const SANDBOX_LOCK_KEY = 0x53414e44424f58; // "SANDBOX": several processes starting at once seed one sandbox
 const SEEDER: Actor = { actor: { type: 'system', id: 'sandbox_seed' } };
 
@@ -57,6 +59,14 @@ export async function ensureSandbox(
         { programId: program.id, name: 'Sandbox key', scopes: ['*'] },
         SEEDER,
         settings.secretKey,
+      );
+      // Test money, so the sandbox can load wallets at once: HKD 10,000,000.00 deposited.
+      await fundProgram(
+        tx,
+        context,
+        program.id,
+        { amount: SANDBOX_FUNDING, currency: 'HKD', reference: 'sandbox' },
+        SEEDER,
       );
       return {
         program,

@@ -345,9 +345,18 @@ export async function moveMoney(
   if (result === undefined) throw new Error('submitTransfers returned no result for one transfer');
   if (result.status === 'failed') {
     if (result.error === 'exceeds_credits') {
-      throw new LantauError('insufficient_funds', 'The amount is more than the account’s available balance', {
-        param: 'amount',
-      });
+      // A load draws on the programme's deposits; an unload on the wallet's balance.
+      throw kind === 'load'
+        ? new LantauError(
+            'program_funds_insufficient',
+            'The programme has not deposited enough to load this amount',
+            {
+              param: 'amount',
+            },
+          )
+        : new LantauError('insufficient_funds', 'The amount is more than the account’s available balance', {
+            param: 'amount',
+          });
     }
     if (result.error === 'overflows_balance') {
       throw new LantauError(

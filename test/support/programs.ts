@@ -1,4 +1,5 @@
 import { createApiKey } from '../../src/issuing/api-keys.js';
+import { fundProgram } from '../../src/issuing/funding.js';
 import { createProgram, type NewProgram, type Program } from '../../src/issuing/programs.js';
 import type { TestApi } from './app.js';
 
@@ -10,6 +11,8 @@ export interface TestProgram {
 }
 
 let counter = 0;
+/** Deposited in every currency of a test programme, so tests load wallets freely. */
+export const TEST_FUNDING = 1_000_000_000_000;
 
 /** A programme with a `*` key, made through the issuing part directly (the HTTP routes have tests of their own). */
 export async function createTestProgram(
@@ -31,6 +34,15 @@ export async function createTestProgram(
       },
       { actor: { type: 'system', id: 'test' } },
     );
+    for (const currency of program.currencies) {
+      await fundProgram(
+        tx,
+        api.issuing,
+        program.id,
+        { amount: TEST_FUNDING, currency },
+        { actor: { type: 'system', id: 'test' } },
+      );
+    }
     const { secret } = await createApiKey(
       tx,
       api.issuing,

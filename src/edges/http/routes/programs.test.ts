@@ -158,7 +158,7 @@ async function accountsOf(programId: string): Promise<string[]> {
 function accountIds(programId: string, currencies: readonly string[]): string[] {
   return currencies
     .flatMap((currency) =>
-      ['funding', 'card_settlement', 'cardholder_receivable'].map(
+      ['funding', 'card_settlement', 'cardholder_receivable', 'program_bank'].map(
         (kind) => `${programId}:${kind}:${currency}`,
       ),
     )
@@ -218,15 +218,16 @@ describe('POST /v1/programs', () => {
     expect(stored.includes(Buffer.concat([cvkA, cvkB]))).toBe(false);
     expect(cvkRows.rows[0]?.check_value).toBe(cvkCheckValue(pair));
 
-    // The ledger accounts: the three kinds in each currency.
+    // The ledger accounts: the four kinds in each currency.
     const accounts = await api.db.query<{
       id: string;
       program_id: string;
       currency: string;
       kind: string;
       credits_must_not_exceed_debits: boolean;
+      debits_must_not_exceed_credits: boolean;
     }>(
-      `SELECT id, program_id, currency, kind, credits_must_not_exceed_debits
+      `SELECT id, program_id, currency, kind, credits_must_not_exceed_debits, debits_must_not_exceed_credits
        FROM ledger_accounts WHERE program_id = $1 ORDER BY id`,
       [program.id],
     );
@@ -234,6 +235,8 @@ describe('POST /v1/programs', () => {
     for (const row of accounts.rows) {
       expect(row.id).toBe(`${program.id}:${row.kind}:${row.currency}`);
       expect(row.credits_must_not_exceed_debits).toBe(row.kind === 'cardholder_receivable');
+      // The funding account pays out only what the programme deposited.
+      expect(row.debits_must_not_exceed_credits).toBe(row.kind === 'funding');
     }
 
     // The event carries the programme as the API shows it.
@@ -270,7 +273,7 @@ describe('POST /v1/programs', () => {
       ...before,
       programs: before.programs + 1,
       vault_cvk_pairs: before.vault_cvk_pairs + 1,
-      ledger_accounts: before.ledger_accounts + 6,
+      ledger_accounts: before.ledger_accounts + 8,
       events: before.events + 1,
       audit_log: before.audit_log + 2,
     });
@@ -910,7 +913,7 @@ describe('idempotency', () => {
       ...before,
       programs: before.programs + 1,
       vault_cvk_pairs: before.vault_cvk_pairs + 1,
-      ledger_accounts: before.ledger_accounts + 6,
+      ledger_accounts: before.ledger_accounts + 8,
       events: before.events + 1,
       audit_log: before.audit_log + 2,
     });

@@ -21,6 +21,7 @@ import { listPage } from '../../../platform/http/pagination.js';
 import { IdString, ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
 import { MetadataInput } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
+import { fundProgram, programBalances } from '../../../issuing/funding.js';
 import { actorOf, programScopeOf } from '../actor.js';
 
 const Metadata = MetadataInput;
@@ -306,4 +307,69 @@ export function registerProgramRoutes(app: LantauApp, context: IssuingContext): 
       );
     },
   );
+
+  app.post(
+    '/v1/programs/:id/fundings',
+    {
+      config: { auth: 'operator', scope: 'programs:write' },
+      schema: {
+        summary: 'Record a deposit by the programme: loads into wallets draw on it',
+        tags: ['programs'],
+        params: ProgramParams,
+        body: Type.Object(
+          {
+            amount: Type.Integer({
+              minimum: 1,
+              maximum: Number.MAX_SAFE_INTEGER,
+              description: 'Minor units',
+            }),
+            currency: Type.String({ pattern: '^[A-Z]{3}$' }),
+            reference: Type.Optional(
+              Type.String({ minLength: 1, maxLength: 255, description: 'The bank transfer' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: ProgramFundingSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.mutate(201, (tx) => fundProgram(tx, context, request.params.id, request.body, actorOf(request))),
+  );
+
+  app.get(
+    '/v1/programs/:id/balances',
+    {
+      config: { auth: 'any', scope: 'programs:read' },
+      schema: {
+        summary: 'What the programme has deposited and not yet loaded, per currency',
+        tags: ['programs'],
+        params: ProgramParams,
+        response: {
+          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramBalanceSchema) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      assertSameProgram(programScopeOf(request), request.params.id);
+      return { object: 'list' as const, data: await programBalances(context.db, request.params.id) };
+    },
+  );
 }
+
+const ProgramFundingSchema = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('program_funding'),
+  program_id: Type.String(),
+  amount: Type.Integer(),
+  currency: Type.String(),
+  reference: Type.Union([Type.String(), Type.Null()]),
+  created: Type.String({ format: 'date-time' }),
+});
+
+const ProgramBalanceSchema = Type.Object({
+  object: Type.Literal('program_balance'),
+  currency: Type.String(),
+  available: Type.Integer(),
+});
