@@ -400,8 +400,8 @@ export async function expireAuthorizationIn(
 
 /**
  * The scheduled job: the ledger expires holds past their timeout, and each authorization whose last hold expired
- * becomes `expired` (with its event) in the same transaction. Returns how many authorizations expired; the caller
- * repeats while it returns a full batch.
+ * becomes `expired` (with its event) in the same transaction. Returns how many holds it released (at most
+ * `limit`); the caller repeats while it returns a full batch.
  */
 export async function expireAuthorizations(context: ProcessingContext, limit = 500): Promise<number> {
   return context.db.transaction(async (tx) => {
@@ -413,7 +413,6 @@ export async function expireAuthorizations(context: ProcessingContext, limit = 5
       if (reference === null) continue;
       byAuthorization.set(reference, [...(byAuthorization.get(reference) ?? []), hold.id]);
     }
-    let expired = 0;
     for (const [authorizationId, expiredHolds] of [...byAuthorization.entries()].sort(([a], [b]) =>
       a < b ? -1 : 1,
     )) {
@@ -442,8 +441,7 @@ export async function expireAuthorizations(context: ProcessingContext, limit = 5
         approvedAmount: row.approved_amount,
         holdIds: open,
       });
-      if (open.length === 0) expired += 1;
     }
-    return expired;
+    return holds.length;
   });
 }

@@ -6,6 +6,8 @@ import { systemClock } from '../../platform/clock.js';
 import { migrate } from '../../platform/db/migrate.js';
 import { openDatabase } from '../../platform/db/open.js';
 import { purgeIdempotencyKeys } from '../../platform/http/idempotency.js';
+import { convertForCard } from '../../processing/fx.js';
+import { expireAuthorizations } from '../../processing/lifecycle.js';
 import { createIdGenerator } from '../../platform/ids.js';
 import { createLogger } from '../../platform/logger.js';
 import { createMetrics } from '../../platform/metrics.js';
@@ -13,6 +15,10 @@ import type { Settings } from './settings.js';
 import { openVault } from './vault.js';
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+/** Holds are released within seconds of their timeout; a backlog is worked off in bounded rounds. */
+const EXPIRY_INTERVAL_MS = 5_000;
+const EXPIRY_BATCH = 500;
+const EXPIRY_ROUNDS_MAX = 20;
 
 export interface RunningServer {
   readonly url: string;
@@ -59,6 +65,28 @@ export async function serve(
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
 
+  // The ledger's own timeout, applied by one job: expired holds release their money and their authorizations close.
+  const processing = { ...issuing, convert: convertForCard };
+  let expiring = false;
+  const expiry = setInterval(() => {
+    if (expiring) return;
+    expiring = true;
+    void (async () => {
+      try {
+        for (let round = 0; round < EXPIRY_ROUNDS_MAX; round += 1) {
+          const released = await expireAuthorizations(processing, EXPIRY_BATCH);
+          if (released > 0) logger.info({ holds: released }, 'expired holds released');
+          if (released < EXPIRY_BATCH) break;
+        }
+      } catch (error) {
+        logger.error({ err: error }, 'authorization expiry failed');
+      } finally {
+        expiring = false;
+      }
+    })();
+  }, EXPIRY_INTERVAL_MS);
+  expiry.unref();
+
   const purge = setInterval(() => {
     purgeIdempotencyKeys(db, clock).then(
       (count) => count > 0 && logger.info({ count }, 'expired idempotency keys purged'),
@@ -82,6 +110,7 @@ export async function serve(
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(purge);
+      clearInterval(expiry);
       const timeout = new Promise<'timeout'>((resolve) =>
         setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),
       );

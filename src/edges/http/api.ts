@@ -3,6 +3,8 @@ import { createHttpServer, type HttpDependencies, type LantauApp } from '../../p
 import { cardSchemas, registerCardRoutes } from './routes/cards.js';
 import { AccountMovementSchema, AccountSchema, registerAccountRoutes } from './routes/accounts.js';
 import { CardholderSchema, registerCardholderRoutes } from './routes/cardholders.js';
+import { convertForCard } from '../../processing/fx.js';
+import { AuthorizationSchema, registerAuthorizationRoutes } from './routes/authorizations.js';
 import { EventSchema, registerEventRoutes } from './routes/events.js';
 import { FxRateSchema, registerFxRateRoutes } from './routes/fx-rates.js';
 import { registerOperationsRoutes } from './routes/operations.js';
@@ -28,6 +30,7 @@ export async function buildApi(
     ApiKeySchema,
     OperatorUserSchema,
     FxRateSchema,
+    AuthorizationSchema,
     ...cardSchemas,
   ]) {
     app.addSchema(schema);
@@ -42,5 +45,6 @@ export async function buildApi(
   registerCardRoutes(app, issuing, options);
   registerRevealPage(app, issuing);
   registerFxRateRoutes(app, issuing);
+  registerAuthorizationRoutes(app, { ...issuing, convert: convertForCard });
   return app;
 }

@@ -1,0 +1,339 @@
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { LantauError } from '../../../platform/errors.js';
+import { listPage } from '../../../platform/http/pagination.js';
+import {
+  IdString,
+  ListOf,
+  PaginationQuery,
+  StringEnum,
+  errorResponses,
+} from '../../../platform/http/schemas.js';
+import type { LantauApp } from '../../../platform/http/server.js';
+import {
+  AUTHORIZATION_COLUMNS,
+  ENTRY_MODES,
+  authorizationFromRow,
+  getAuthorization,
+} from '../../../processing/authorizations.js';
+import { authorizeIn, type ProcessingContext } from '../../../processing/authorize.js';
+import {
+  expireAuthorizationIn,
+  incrementAuthorizationIn,
+  reverseAuthorizationIn,
+} from '../../../processing/lifecycle.js';
+import { programScopeOf } from '../actor.js';
+
+const STATUSES = ['pending', 'closed', 'reversed', 'expired', 'declined'] as const;
+const Amount = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Minor units' });
+const PositiveAmount = Type.Integer({
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'Minor units',
+});
+const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217' });
+const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
+
+const MerchantSchema = Type.Object(
+  {
+    name: Text(100),
+    mcc: Type.String({ pattern: '^[0-9]{4}$' }),
+    country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })),
+    city: Type.Optional(Text(100)),
+    acceptor_id: Type.Optional(Text(15)),
+    acquirer_id: Type.Optional(Type.String({ pattern: '^[0-9]{1,11}$' })),
+  },
+  { additionalProperties: false },
+);
+
+const NetworkSchema = Type.Object(
+  {
+    stan: Type.String({ pattern: '^[0-9]{6}$', description: 'System trace audit number (field 11)' }),
+    rrn: Type.String({ pattern: '^[0-9A-Za-z]{12}$', description: 'Retrieval reference number (field 37)' }),
+    transmission_time: Type.String({ pattern: '^[0-9]{10}$', description: 'MMDDhhmmss (field 7)' }),
+  },
+  {
+    additionalProperties: false,
+    description: 'The network message’s identity: a repeat gets the first answer',
+  },
+);
+
+export const AuthorizationSchema = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('authorization'),
+    card_id: Type.String(),
+    cardholder_id: Type.String(),
+    account_id: Type.String(),
+    status: StringEnum(STATUSES),
+    approved: Type.Boolean(),
+    response_code: Type.String(),
+    decline_reason: Type.Union([Type.String(), Type.Null()]),
+    decline_message: Type.Union([Type.String(), Type.Null()]),
+    requested_amount: Type.Integer(),
+    approved_amount: Type.Integer(),
+    amount: Type.Integer(),
+    currency: Type.String(),
+    merchant_amount: Type.Integer(),
+    merchant_currency: Type.String(),
+    fx_rate: Type.Union([Type.String(), Type.Null()]),
+    fx_markup_bps: Type.Union([Type.Integer(), Type.Null()]),
+    fx_source: Type.Union([Type.String(), Type.Null()]),
+    merchant: Type.Object({
+      name: Type.String(),
+      mcc: Type.String(),
+      country: Type.Union([Type.String(), Type.Null()]),
+      city: Type.Union([Type.String(), Type.Null()]),
+      acceptor_id: Type.Union([Type.String(), Type.Null()]),
+      acquirer_id: Type.Union([Type.String(), Type.Null()]),
+    }),
+    entry_mode: StringEnum(ENTRY_MODES),
+    partial_allowed: Type.Boolean(),
+    expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    checks: Type.Array(
+      Type.Object({ check: Type.String(), result: Type.String(), detail: Type.Optional(Type.String()) }),
+    ),
+    created: Type.String({ format: 'date-time' }),
+    updated: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Authorization', title: 'Authorization' },
+);
+
+const SimulateBody = Type.Object(
+  {
+    card_id: Type.Optional(IdString('card')),
+    pan: Type.Optional(Type.String({ pattern: '^[0-9]{13,19}$' })),
+    exp_month: Type.Optional(Type.Integer({ minimum: 1, maximum: 12 })),
+    exp_year: Type.Optional(Type.Integer({ minimum: 2000, maximum: 2200 })),
+    cvv2: Type.Optional(Type.String({ pattern: '^[0-9]{3}$' })),
+    amount: Amount,
+    currency: Currency,
+    merchant: MerchantSchema,
+    entry_mode: Type.Optional(StringEnum(ENTRY_MODES)),
+    partial_allowed: Type.Optional(Type.Boolean()),
+    ip_address: Type.Optional(Type.String({ maxLength: 45 })),
+    device_id: Type.Optional(Text(200)),
+    network: Type.Optional(NetworkSchema),
+  },
+  { additionalProperties: false },
+);
+
+const AuthorizationParams = Type.Object({ id: IdString('auth') });
+
+const ListQuery = Type.Object(
+  {
+    ...PaginationQuery.properties,
+    card_id: Type.Optional(IdString('card')),
+    cardholder_id: Type.Optional(IdString()),
+    status: Type.Optional(StringEnum(STATUSES)),
+    'created[gte]': Type.Optional(Type.String({ format: 'date-time' })),
+    'created[lte]': Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The simulator is for sandbox programmes, as Lithic's and Stripe's test helpers are for test mode. */
+function sandboxProgram(request: FastifyRequest): string {
+  const principal = request.principal;
+  if (principal?.kind !== 'program') {
+    throw new LantauError('program_key_required', 'Simulate with a programme’s own key', {
+      type: 'permission_error',
+      status: 403,
+    });
+  }
+  if (principal.mode !== 'sandbox') {
+    throw new LantauError('sandbox_only', 'The simulator works on sandbox programmes only', {
+      type: 'permission_error',
+      status: 403,
+    });
+  }
+  return principal.programId;
+}
+
+function timeParam(value: string | undefined, param: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const time = new Date(value);
+  const year = time.getUTCFullYear();
+  if (!Number.isFinite(time.getTime()) || year < 1970 || year > 9999) {
+    throw new LantauError('time_invalid', `${param} must be a time from 1970 to 9999`, { param });
+  }
+  return time;
+}
+
+export function registerAuthorizationRoutes(app: LantauApp, context: ProcessingContext): void {
+  app.post(
+    '/v1/simulate/authorizations',
+    {
+      config: { auth: 'program', scope: 'authorizations:write' },
+      schema: {
+        summary: 'Simulate a card network asking to authorize a purchase (sandbox programmes)',
+        tags: ['simulate'],
+        body: SimulateBody,
+        response: { 201: Type.Ref('Authorization'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const programId = sandboxProgram(request);
+      const body = request.body;
+      if ((body.card_id === undefined) === (body.pan === undefined)) {
+        throw new LantauError(
+          'card_reference_invalid',
+          'Give card_id or pan (with exp_month and exp_year), not both',
+          {
+            param: body.card_id === undefined ? 'card_id' : 'pan',
+          },
+        );
+      }
+      const merchant = {
+        name: body.merchant.name,
+        mcc: body.merchant.mcc,
+        country: body.merchant.country ?? null,
+        city: body.merchant.city ?? null,
+        acceptor_id: body.merchant.acceptor_id ?? null,
+        acquirer_id: body.merchant.acquirer_id ?? null,
+      };
+      return reply.mutate(201, (tx) =>
+        authorizeIn(tx, context, {
+          programId,
+          card:
+            body.card_id !== undefined
+              ? { id: body.card_id }
+              : {
+                  pan: body.pan ?? '',
+                  ...(body.exp_month === undefined ? {} : { expMonth: body.exp_month }),
+                  ...(body.exp_year === undefined ? {} : { expYear: body.exp_year }),
+                  ...(body.cvv2 === undefined ? {} : { cvv2: body.cvv2 }),
+                },
+          amount: body.amount,
+          currency: body.currency,
+          merchant,
+          entryMode: body.entry_mode ?? 'ecommerce',
+          partialAllowed: body.partial_allowed ?? false,
+          ...(body.network === undefined
+            ? {}
+            : {
+                network: {
+                  acquirerId: merchant.acquirer_id ?? '',
+                  stan: body.network.stan,
+                  rrn: body.network.rrn,
+                  transmissionTime: body.network.transmission_time,
+                },
+              }),
+        }),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/simulate/authorizations/:id/increment',
+    {
+      config: { auth: 'program', scope: 'authorizations:write' },
+      schema: {
+        summary: 'Simulate an incremental authorization',
+        tags: ['simulate'],
+        params: AuthorizationParams,
+        body: Type.Object({ amount: PositiveAmount }, { additionalProperties: false }),
+        response: { 200: Type.Ref('Authorization'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const programId = sandboxProgram(request);
+      return reply.mutate(200, (tx) =>
+        incrementAuthorizationIn(tx, context, programId, request.params.id, { amount: request.body.amount }),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/simulate/authorizations/:id/reverse',
+    {
+      config: { auth: 'program', scope: 'authorizations:write' },
+      schema: {
+        summary: 'Simulate a reversal: of `amount`, or of everything still held when it is absent',
+        tags: ['simulate'],
+        params: AuthorizationParams,
+        body: Type.Object({ amount: Type.Optional(PositiveAmount) }, { additionalProperties: false }),
+        response: { 200: Type.Ref('Authorization'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const programId = sandboxProgram(request);
+      return reply.mutate(200, (tx) =>
+        reverseAuthorizationIn(
+          tx,
+          context,
+          programId,
+          request.params.id,
+          request.body.amount === undefined ? {} : { amount: request.body.amount },
+        ),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/simulate/authorizations/:id/expire',
+    {
+      config: { auth: 'program', scope: 'authorizations:write' },
+      schema: {
+        summary: 'Simulate the hold expiring now',
+        tags: ['simulate'],
+        params: AuthorizationParams,
+        response: { 200: Type.Ref('Authorization'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const programId = sandboxProgram(request);
+      return reply.mutate(200, (tx) => expireAuthorizationIn(tx, context, programId, request.params.id));
+    },
+  );
+
+  app.get(
+    '/v1/authorizations/:id',
+    {
+      config: { auth: 'any', scope: 'authorizations:read' },
+      schema: {
+        summary: 'Retrieve an authorization with the checks that decided it',
+        tags: ['authorizations'],
+        params: AuthorizationParams,
+        response: { 200: Type.Ref('Authorization'), ...errorResponses },
+      },
+    },
+    async (request) => getAuthorization(context.db, programScopeOf(request), request.params.id),
+  );
+
+  app.get(
+    '/v1/authorizations',
+    {
+      config: { auth: 'any', scope: 'authorizations:read' },
+      schema: {
+        summary: 'List authorizations, newest first',
+        tags: ['authorizations'],
+        querystring: ListQuery,
+        response: { 200: ListOf(Type.Ref('Authorization')), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const where: string[] = [];
+      const params: (string | Date)[] = [];
+      const filter = (condition: string, value: string | Date | undefined) => {
+        if (value === undefined) return;
+        params.push(value);
+        where.push(condition.replace('$?', `$${params.length}`));
+      };
+      const query = request.query;
+      filter('program_id = $?', programScopeOf(request));
+      filter('card_id = $?', query.card_id);
+      filter('cardholder_id = $?', query.cardholder_id);
+      filter('status = $?', query.status);
+      filter('created_at >= $?', timeParam(query['created[gte]'], 'created[gte]'));
+      filter('created_at <= $?', timeParam(query['created[lte]'], 'created[lte]'));
+      return listPage(
+        context.db,
+        { select: `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations`, where, params },
+        query,
+        '/v1/authorizations',
+        authorizationFromRow,
+      );
+    },
+  );
+}
