@@ -6,6 +6,7 @@
  *   ledger   transfers applied per second: one per transaction and 64 per transaction, spread or through one hot
  *            account, and two-phase holds that are posted
  *   issuing  cardholders created, wallet loads, cards issued and card reveals per second (domain functions, 16 callers)
+ *   authorizations  decisions per second with p50/p99 latency: the engine in-process and POST /v1/simulate/authorizations
  *   vault    encryptions, blind-index computations and lookups, CVV2 computations, HSM wraps and unwraps
  *   http     requests per second and latency through the full HTTP stack (autocannon over loopback)
  * PostgreSQL figures use BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres;
@@ -30,6 +31,7 @@ import { emitEvents } from '../src/records/outbox.js';
 import { Keyring } from '../src/vault/keyring.js';
 import { benchLedger } from './ledger.js';
 import { benchVault } from './vault.js';
+import { benchAuthorizations } from './authorizations.js';
 import { benchIssuing } from './issuing.js';
 import { benchKek, drive as driveFor, rate } from './support.js';
 
@@ -41,7 +43,9 @@ const seconds = Number(values.seconds);
 if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600)
   throw new Error('--seconds must be from 0 to 600');
 const selected = new Set(
-  positionals.length > 0 ? positionals : ['records', 'audit', 'ledger', 'issuing', 'http', 'vault'],
+  positionals.length > 0
+    ? positionals
+    : ['records', 'audit', 'ledger', 'issuing', 'authorizations', 'http', 'vault'],
 );
 
 const clock = systemClock;
@@ -193,6 +197,7 @@ try {
     if (selected.has('audit')) await benchAudit(backend);
     if (selected.has('ledger')) await benchLedger(backend, seconds);
     if (selected.has('issuing')) await benchIssuing(backend, seconds);
+    if (selected.has('authorizations')) await benchAuthorizations(backend, seconds);
     if (selected.has('http')) await benchHttp(backend);
   }
   // The vault's figures open databases of their own (its lookups table, a SoftHSM2 token when one is installed).
