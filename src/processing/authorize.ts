@@ -2,8 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../platform/clock.js';
 import type { Database, Transaction } from '../platform/db/database.js';
 import { json } from '../platform/db/database.js';
-import { LantauError, notFound } from '../platform/errors.js';
+import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import type { IdGenerator } from '../platform/ids.js';
+import { findCurrency } from '../platform/money.js';
 import { flattenResults, getAccount, submitTransfers, type TransferResult } from '../ledger/index.js';
 import { emitEvent } from '../records/outbox.js';
 import { programAccountId } from '../issuing/programs.js';
@@ -322,6 +323,14 @@ export async function authorizeIn(
   context: ProcessingContext,
   request: AuthorizationRequest,
 ): Promise<Authorization> {
+  // An unknown currency is bad input, not a decline: no rate could ever exist for it (and conversion would throw).
+  if (findCurrency(request.currency) === undefined) {
+    throw invalidRequest(
+      'currency_invalid',
+      `${request.currency} is not an ISO 4217 currency code`,
+      'currency',
+    );
+  }
   const key = networkKey(request.network);
   {
     const cardId = await findCardId(tx, context, request);
@@ -332,7 +341,19 @@ export async function authorizeIn(
         `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations WHERE network_key = $1`,
         [key],
       );
-      if (first.rows[0] !== undefined) return authorizationFromRow(first.rows[0]);
+      const repeated = first.rows[0];
+      if (repeated !== undefined) {
+        // The same identity for another card is not a repeat, and must not show that card's answer (it may be
+        // another programme's): ISO 8583's 94, duplicate transmission.
+        if (repeated.card_id !== card.card.id) {
+          throw new LantauError(
+            'duplicate_transmission',
+            'A message with this network identity was already answered for another card',
+            { status: 409, param: 'network' },
+          );
+        }
+        return authorizationFromRow(repeated);
+      }
     }
     const now = context.clock.now();
     const id = context.ids('auth');
@@ -389,16 +410,26 @@ export async function authorizeIn(
         ? undefined
         : 'merchant_country_blocked',
     );
-    const converted =
-      checks.failed === undefined
-        ? await context.convert(tx, {
-            merchantAmount: request.amount,
-            merchantCurrency: request.currency,
-            cardCurrency: card.card.currency,
-            markupBps: card.program.fx_markup_bps,
-            at: now,
-          })
-        : undefined;
+    // Converted even after a failed check, so a decline records what was asked in the card's currency too.
+    const converted = await context
+      .convert(tx, {
+        merchantAmount: request.amount,
+        merchantCurrency: request.currency,
+        cardCurrency: card.card.currency,
+        markupBps: card.program.fx_markup_bps,
+        at: now,
+      })
+      .catch((error: unknown) => {
+        // The currencies are known and the markup is checked by the database: what is left is an amount that
+        // converts beyond the largest safe integer, which is bad input rather than a server fault.
+        if (error instanceof RangeError) {
+          throw new LantauError('amount_invalid', 'The amount is too large for the card’s currency', {
+            param: 'amount',
+            cause: error,
+          });
+        }
+        throw error;
+      });
     checks.run('currency_conversion', () => (converted === undefined ? 'fx_rate_unavailable' : undefined));
     const amount = converted?.amount ?? 0;
     await checks.runAsync('spending_limits', async () =>
@@ -426,8 +457,12 @@ export async function authorizeIn(
             },
           ]),
         );
+      // A hold beyond 2^53 - 1 minor units is more than any wallet holds: short of funds like exceeds_credits.
+      const short = (result: TransferResult) =>
+        result.status === 'failed' &&
+        (result.error === 'exceeds_credits' || result.error === 'overflows_balance');
       let held = await hold(amount);
-      if (held.status === 'failed' && held.error === 'exceeds_credits' && request.partialAllowed) {
+      if (short(held) && request.partialAllowed) {
         // A partial approval (code 10): hold what the wallet has, when it has anything.
         const account = await getAccount(tx, card.wallet.ledger_account_id);
         const available =
@@ -436,7 +471,7 @@ export async function authorizeIn(
         held = await hold(available);
       }
       if (held.status === 'failed') {
-        if (held.error === 'exceeds_credits') return 'insufficient_funds';
+        if (short(held)) return 'insufficient_funds';
         throw new Error(`the ledger refused a hold: ${held.error}`);
       }
       outcome.holdId = held.transfer.id;
@@ -503,21 +538,27 @@ export async function authorizeIn(
       programId: card.programId,
       object: authorization,
     });
-    if (approved) await afterApproval(tx, context, card, merchant, now);
+    if (approved) await afterApproval(tx, context, card, merchant, now, approvedAmount);
     return authorization;
   }
 }
 
-/** Single-use cards close after their first approval; merchant-locked cards lock to their first merchant. */
+/**
+ * Single-use cards close after their first approval that holds money; merchant-locked cards lock to their first
+ * merchant.
+ */
 async function afterApproval(
   tx: Transaction,
   context: ProcessingContext,
   card: CardContext,
   merchant: Merchant,
   now: Date,
+  approvedAmount: number,
 ): Promise<void> {
   let changed: { rows: Parameters<typeof cardFromRow>[0][] } | undefined;
-  if (card.cardType === 'single_use') {
+  // An account verification (amount 0, code 85) holds nothing and does not use the card up: merchants verify a
+  // card before the purchase that follows.
+  if (card.cardType === 'single_use' && approvedAmount > 0) {
     changed = await tx.query(
       `UPDATE cards SET status = 'closed', status_reason = 'single_use_used', closed_at = $2, updated_at = $2
        WHERE id = $1 RETURNING ${CARD_COLUMNS}`,

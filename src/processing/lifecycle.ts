@@ -55,16 +55,40 @@ function assertPending(row: AuthorizationRow): void {
   }
 }
 
+/**
+ * Pending and still within its hold: past `expires_at` the hold is expired all the same, swept by the job or not
+ * (the ledger refuses to void it or to tie more to it), so an increment or a reversal finds nothing open.
+ */
+function assertOpen(row: AuthorizationRow, now: Date): void {
+  assertPending(row);
+  if (row.expires_at !== null && row.expires_at.getTime() <= now.getTime()) {
+    throw new LantauError('authorization_not_pending', 'The authorization has expired, no longer open', {
+      status: 409,
+    });
+  }
+}
+
 /** A merchant amount in the card's currency at the authorization's own rate, so later steps match the first. */
 function inCardCurrency(row: AuthorizationRow, merchantAmount: number): number {
   if (row.fx_rate === null || row.merchant_currency === row.currency) return merchantAmount;
-  return convertAmount({
-    merchantAmount,
-    merchantCurrency: row.merchant_currency,
-    cardCurrency: row.currency,
-    rate: row.fx_rate,
-    markupBps: row.fx_markup_bps ?? 0,
-  });
+  try {
+    return convertAmount({
+      merchantAmount,
+      merchantCurrency: row.merchant_currency,
+      cardCurrency: row.currency,
+      rate: row.fx_rate,
+      markupBps: row.fx_markup_bps ?? 0,
+    });
+  } catch (error) {
+    // The authorization's own rate and currencies are sound: only an amount too large to convert is left.
+    if (error instanceof RangeError) {
+      throw new LantauError('amount_invalid', 'The amount is too large for the card’s currency', {
+        param: 'amount',
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
 
 async function recordUpdate(
@@ -199,9 +223,9 @@ export async function incrementAuthorizationIn(
   {
     const row = await lockAuthorization(tx, programId, id);
     if (await repeatOf(tx, key)) return authorizationFromRow(row);
-    assertPending(row);
-    const amount = inCardCurrency(row, input.amount);
     const now = context.clock.now();
+    assertOpen(row, now);
+    const amount = inCardCurrency(row, input.amount);
     const remainingSeconds = Math.max(
       1,
       Math.ceil(((row.expires_at?.getTime() ?? now.getTime()) - now.getTime()) / 1000),
@@ -226,7 +250,11 @@ export async function incrementAuthorizationIn(
         ]),
       );
       if (held?.status === 'created') holdId = held.transfer.id;
-      else if (held?.status === 'failed' && held.error === 'exceeds_credits') refused = 'insufficient_funds';
+      else if (
+        held?.status === 'failed' &&
+        (held.error === 'exceeds_credits' || held.error === 'overflows_balance')
+      )
+        refused = 'insufficient_funds';
       else
         throw new Error(
           `the ledger refused an increment: ${held?.status === 'failed' ? held.error : 'no result'}`,
@@ -296,11 +324,11 @@ export async function reverseAuthorizationIn(
   {
     const row = await lockAuthorization(tx, programId, id);
     if (await repeatOf(tx, key)) return authorizationFromRow(row);
-    assertPending(row);
+    const now = context.clock.now();
+    assertOpen(row, now);
     const requested = input.amount === undefined ? row.amount : inCardCurrency(row, input.amount);
     const reversed = Math.min(requested, row.amount);
     const remaining = row.amount - reversed;
-    const now = context.clock.now();
     const chain: TransferCommand[] = row.hold_ids.map((holdId) => ({
       id: context.ids('void'),
       kind: 'void_pending',
