@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../platform/clock.js';
 import type { Database, Transaction } from '../platform/db/database.js';
-import { json } from '../platform/db/database.js';
+import { UNIQUE_VIOLATION, json, sqlState } from '../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import type { IdGenerator } from '../platform/ids.js';
 import { findCurrency } from '../platform/money.js';
@@ -76,6 +76,15 @@ export interface AuthorizationRequest {
   readonly entryMode: EntryMode;
   readonly partialAllowed: boolean;
   readonly network?: NetworkIdentity;
+}
+
+/** Carries a serialization failure's SQLSTATE, so `Database.transaction` re-runs the whole decision. */
+class ConcurrentRepeat extends Error {
+  readonly code = '40001';
+  constructor(cause: unknown) {
+    super('a message with the same network identity was decided concurrently', { cause });
+    this.name = 'ConcurrentRepeat';
+  }
 }
 
 /** Lodging and car rental hold longer (DESIGN.md): 7011 and the hotel chains 3501–3999; 7512 and 3351–3500. */
@@ -491,45 +500,52 @@ export async function authorizeIn(
           : APPROVED;
     const status = !approved ? 'declined' : amount === 0 ? 'closed' : 'pending';
     const heldIds: string[] = holdId === null ? [] : [holdId];
-    const inserted = await tx.query<AuthorizationRow>(
-      `INSERT INTO authorizations (id, program_id, card_id, cardholder_id, account_id, status, approved, response_code,
+    const inserted = await tx
+      .query<AuthorizationRow>(
+        `INSERT INTO authorizations (id, program_id, card_id, cardholder_id, account_id, status, approved, response_code,
          decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
          merchant_currency, fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode,
          partial_allowed, network_key, hold_ids, expires_at, checks, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16::numeric, $17, $18,
          $19::jsonb, $20, $21, $22, $23, $24, $25::text[], $26, $27::jsonb, $28, $28)
        RETURNING ${AUTHORIZATION_COLUMNS}`,
-      [
-        id,
-        card.programId,
-        card.card.id,
-        card.card.cardholder_id,
-        card.card.account_id,
-        status,
-        approved,
-        responseCode,
-        declined ?? null,
-        declined === undefined ? null : DECLINES[declined].message,
-        amount,
-        approvedAmount,
-        card.card.currency,
-        request.amount,
-        request.currency,
-        converted?.rate ?? null,
-        converted?.markupBps ?? null,
-        converted?.source ?? null,
-        json(merchant),
-        merchant.mcc,
-        merchant.country,
-        request.entryMode,
-        request.partialAllowed,
-        key,
-        heldIds,
-        holdId === null ? null : new Date(now.getTime() + timeoutSeconds * 1000),
-        json(checks.checks),
-        now,
-      ],
-    );
+        [
+          id,
+          card.programId,
+          card.card.id,
+          card.card.cardholder_id,
+          card.card.account_id,
+          status,
+          approved,
+          responseCode,
+          declined ?? null,
+          declined === undefined ? null : DECLINES[declined].message,
+          amount,
+          approvedAmount,
+          card.card.currency,
+          request.amount,
+          request.currency,
+          converted?.rate ?? null,
+          converted?.markupBps ?? null,
+          converted?.source ?? null,
+          json(merchant),
+          merchant.mcc,
+          merchant.country,
+          request.entryMode,
+          request.partialAllowed,
+          key,
+          heldIds,
+          holdId === null ? null : new Date(now.getTime() + timeoutSeconds * 1000),
+          json(checks.checks),
+          now,
+        ],
+      )
+      .catch((error: unknown) => {
+        // The same network identity arriving at once for two cardholders: neither saw the other's row. Re-running
+        // the transaction (a serialization failure's remedy) finds the first and answers as a repeat would.
+        if (sqlState(error) === UNIQUE_VIOLATION) throw new ConcurrentRepeat(error);
+        throw error;
+      });
     const row = inserted.rows[0];
     if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
     const authorization = authorizationFromRow(row);

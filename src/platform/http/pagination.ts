@@ -62,3 +62,17 @@ export async function listPage<Row, T>(
   if (ascending) rows.reverse();
   return { object: 'list', url, has_more: result.rows.length > limit, data: rows.map(present) };
 }
+
+/**
+ * A `created[gte]`-style time filter. RFC 3339 lets through times a database cannot hold (a leap second, year 0,
+ * year 10000 after an offset): those are bad input.
+ */
+export function timeQuery(value: string | undefined, param: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const time = new Date(value);
+  const year = time.getUTCFullYear();
+  if (!Number.isFinite(time.getTime()) || year < 1970 || year > 9999) {
+    throw new LantauError('time_invalid', `${param} must be a time from 1970 to 9999`, { param });
+  }
+  return time;
+}

@@ -1014,6 +1014,21 @@ describe('network repeats', () => {
     await expectBalance(theirs.account, FULL, other);
     await expectBalance(mine.account, { available: 9_000, pending: 1_000, posted: 10_000 });
   });
+
+  it('answers one identity sent at once for two programmes’ cards once, and the other as a duplicate, never a 500', async () => {
+    const mine = await walletWithCard();
+    const theirs = await walletWithCard({ program: other });
+    const identity = { stan: '000888', rrn: '605900000888', transmission_time: '0301101600' };
+    const [a, b] = await Promise.all([
+      simulate({ card_id: mine.card, amount: 1_000, currency: 'HKD', merchant: DINER, network: identity }),
+      simulate(
+        { card_id: theirs.card, amount: 1_000, currency: 'HKD', merchant: DINER, network: identity },
+        other.headers,
+      ),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([201, 409]);
+    await expectLedgerOk();
+  });
 });
 
 describe('malformed requests', () => {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { LantauError } from '../../../platform/errors.js';
-import { listPage } from '../../../platform/http/pagination.js';
+import { listPage, timeQuery } from '../../../platform/http/pagination.js';
 import {
   IdString,
   ListOf,
@@ -148,16 +148,6 @@ function sandboxProgram(request: FastifyRequest): string {
     });
   }
   return principal.programId;
-}
-
-function timeParam(value: string | undefined, param: string): Date | undefined {
-  if (value === undefined) return undefined;
-  const time = new Date(value);
-  const year = time.getUTCFullYear();
-  if (!Number.isFinite(time.getTime()) || year < 1970 || year > 9999) {
-    throw new LantauError('time_invalid', `${param} must be a time from 1970 to 9999`, { param });
-  }
-  return time;
 }
 
 export function registerAuthorizationRoutes(app: LantauApp, context: ProcessingContext): void {
@@ -325,8 +315,8 @@ export function registerAuthorizationRoutes(app: LantauApp, context: ProcessingC
       filter('card_id = $?', query.card_id);
       filter('cardholder_id = $?', query.cardholder_id);
       filter('status = $?', query.status);
-      filter('created_at >= $?', timeParam(query['created[gte]'], 'created[gte]'));
-      filter('created_at <= $?', timeParam(query['created[lte]'], 'created[lte]'));
+      filter('created_at >= $?', timeQuery(query['created[gte]'], 'created[gte]'));
+      filter('created_at <= $?', timeQuery(query['created[lte]'], 'created[lte]'));
       return listPage(
         context.db,
         { select: `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations`, where, params },

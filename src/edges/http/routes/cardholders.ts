@@ -17,7 +17,7 @@ import { SpendingControlsSchema } from '../../../issuing/spending-controls.js';
 import type { SqlParam } from '../../../platform/db/database.js';
 import { LantauError } from '../../../platform/errors.js';
 import type { ErrorPayload } from '../../../platform/http/errors.js';
-import { listPage } from '../../../platform/http/pagination.js';
+import { listPage, timeQuery } from '../../../platform/http/pagination.js';
 import {
   IdString,
   ListOf,
@@ -25,7 +25,6 @@ import {
   StringEnum,
   errorResponses,
 } from '../../../platform/http/schemas.js';
-import { invalidRequest } from '../../../platform/errors.js';
 import { MetadataInput } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import type { Keyring } from '../../../vault/keyring.js';
@@ -292,10 +291,10 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
       };
       if (query.email !== undefined) filter('email_index = $?', emailBlindIndex(context.vault, query.email));
       if (query.status !== undefined) filter('status = $?', query.status);
-      if (query['created[gte]'] !== undefined)
-        filter('created_at >= $?', timeFilter(query['created[gte]'], 'created[gte]'));
-      if (query['created[lte]'] !== undefined)
-        filter('created_at <= $?', timeFilter(query['created[lte]'], 'created[lte]'));
+      const createdFrom = timeQuery(query['created[gte]'], 'created[gte]');
+      const createdTo = timeQuery(query['created[lte]'], 'created[lte]');
+      if (createdFrom !== undefined) filter('created_at >= $?', createdFrom);
+      if (createdTo !== undefined) filter('created_at <= $?', createdTo);
       const page = await listPage(
         context.db,
         { select: `SELECT ${CARDHOLDER_COLUMNS} FROM cardholders`, where, params },
@@ -357,14 +356,4 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
       return openAnswer(context, answer, programScope);
     },
   );
-}
-
-/** RFC 3339 lets through times a database cannot hold (a leap second, year 0, year 10000 after an offset). */
-function timeFilter(value: string, param: string): Date {
-  const time = new Date(value);
-  const year = time.getUTCFullYear();
-  if (!Number.isFinite(time.getTime()) || year < 1970 || year > 9999) {
-    throw invalidRequest('time_invalid', `${param} must be a time from 1970 to 9999`, param);
-  }
-  return time;
 }
