@@ -15,6 +15,18 @@ export interface Merchant {
   readonly acquirer_id: string | null;
 }
 
+/** One request the authorization answered: the first, then each increment, reversal or expiry. */
+export interface RequestHistoryEntry {
+  readonly kind: 'authorization' | 'increment' | 'reversal' | 'expiry';
+  /** Card currency, minor units: what was asked and what was approved (or released). */
+  readonly requested_amount: number;
+  readonly amount: number;
+  readonly approved: boolean;
+  readonly response_code: string;
+  readonly decline_reason: string | null;
+  readonly created: string;
+}
+
 /** An authorization as the API, its events and its webhooks show it. Amounts are minor units. */
 export interface Authorization {
   readonly id: string;
@@ -42,6 +54,7 @@ export interface Authorization {
   readonly partial_allowed: boolean;
   readonly expires_at: string | null;
   readonly checks: readonly Check[];
+  readonly request_history: readonly RequestHistoryEntry[];
   readonly created: string;
   readonly updated: string;
 }
@@ -72,6 +85,7 @@ export interface AuthorizationRow {
   hold_ids: string[];
   expires_at: Date | null;
   checks: Check[];
+  request_history: RequestHistoryEntry[];
   created_at: Date;
   updated_at: Date;
 }
@@ -79,7 +93,7 @@ export interface AuthorizationRow {
 export const AUTHORIZATION_COLUMNS = `id, program_id, card_id, cardholder_id, account_id, status, approved, response_code,
   decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
   merchant_currency, fx_rate::text AS fx_rate, fx_markup_bps, fx_source, merchant, entry_mode, partial_allowed,
-  hold_ids, expires_at, checks, created_at, updated_at`;
+  hold_ids, expires_at, checks, request_history, created_at, updated_at`;
 
 export function authorizationFromRow(row: AuthorizationRow): Authorization {
   return {
@@ -107,6 +121,7 @@ export function authorizationFromRow(row: AuthorizationRow): Authorization {
     partial_allowed: row.partial_allowed,
     expires_at: row.expires_at?.toISOString() ?? null,
     checks: row.checks,
+    request_history: row.request_history,
     created: row.created_at.toISOString(),
     updated: row.updated_at.toISOString(),
   };

@@ -505,9 +505,9 @@ export async function authorizeIn(
         `INSERT INTO authorizations (id, program_id, card_id, cardholder_id, account_id, status, approved, response_code,
          decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
          merchant_currency, fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode,
-         partial_allowed, network_key, hold_ids, expires_at, checks, created_at, updated_at)
+         partial_allowed, network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16::numeric, $17, $18,
-         $19::jsonb, $20, $21, $22, $23, $24, $25::text[], $26, $27::jsonb, $28, $28)
+         $19::jsonb, $20, $21, $22, $23, $24, $25::text[], $26, $27::jsonb, $28, $28, $29::jsonb)
        RETURNING ${AUTHORIZATION_COLUMNS}`,
         [
           id,
@@ -538,6 +538,17 @@ export async function authorizeIn(
           holdId === null ? null : new Date(now.getTime() + timeoutSeconds * 1000),
           json(checks.checks),
           now,
+          json([
+            {
+              kind: 'authorization',
+              requested_amount: amount,
+              amount: approvedAmount,
+              approved,
+              response_code: responseCode,
+              decline_reason: declined ?? null,
+              created: now.toISOString(),
+            },
+          ]),
         ],
       )
       .catch((error: unknown) => {

@@ -1,4 +1,4 @@
-import type { Transaction } from '../platform/db/database.js';
+import { json, type Transaction } from '../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import { isPositiveAmount } from '../platform/money.js';
 import {
@@ -104,7 +104,8 @@ async function recordUpdate(
     readonly declineReason: string | null;
     readonly networkKey: string | null;
   },
-): Promise<void> {
+): Promise<AuthorizationRow> {
+  const now = context.clock.now();
   await tx.query(
     `INSERT INTO authorization_updates (id, program_id, authorization_id, kind, requested_amount, amount, approved,
        response_code, decline_reason, network_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -119,9 +120,26 @@ async function recordUpdate(
       update.responseCode,
       update.declineReason,
       update.networkKey,
-      context.clock.now(),
+      now,
     ],
   );
+  const entry = {
+    kind: update.kind,
+    requested_amount: update.requested,
+    amount: update.amount,
+    approved: update.approved,
+    response_code: update.responseCode,
+    decline_reason: update.declineReason,
+    created: now.toISOString(),
+  };
+  const updated = await tx.query<AuthorizationRow>(
+    `UPDATE authorizations SET request_history = request_history || $2::jsonb WHERE id = $1
+     RETURNING ${AUTHORIZATION_COLUMNS}`,
+    [row.id, json([entry])],
+  );
+  const next = updated.rows[0];
+  if (next === undefined) throw new Error('UPDATE … RETURNING returned no row');
+  return next;
 }
 
 async function saveAuthorization(
@@ -260,7 +278,7 @@ export async function incrementAuthorizationIn(
           `the ledger refused an increment: ${held?.status === 'failed' ? held.error : 'no result'}`,
         );
     }
-    await recordUpdate(tx, context, row, {
+    const recorded = await recordUpdate(tx, context, row, {
       kind: 'increment',
       requested: amount,
       amount: refused === undefined ? amount : 0,
@@ -270,11 +288,12 @@ export async function incrementAuthorizationIn(
       networkKey: key,
     });
     if (refused !== undefined || holdId === undefined) {
-      const unchanged = authorizationFromRow(row);
+      // Unchanged but for its request history, whose last entry says why the increment was declined.
+      const unchanged = authorizationFromRow(recorded);
       await emitEvent(tx, context, {
         type: 'authorization.increment_declined',
         programId: row.program_id,
-        object: { ...unchanged, decline_reason: refused ?? null },
+        object: unchanged,
       });
       return unchanged;
     }

@@ -799,10 +799,27 @@ describe('the lifecycle before clearing', () => {
     const past = await lifecycle(first.id, 'increment', { amount: 5_000 });
     expect(past.status).toBe(200);
     expect(past.body).toMatchObject({ status: 'pending', amount: 6_000, approved_amount: 6_000 });
-    expect((await get(main.headers, `/v1/authorizations/${first.id}`)).body).toEqual(first);
+    // The answer says why, in its request history; nothing else about the authorization changed.
+    expect(past.body.request_history).toEqual([
+      expect.objectContaining({ kind: 'authorization', approved: true, response_code: '00' }),
+      expect.objectContaining({
+        kind: 'increment',
+        requested_amount: 5_000,
+        amount: 0,
+        approved: false,
+        response_code: '51',
+        decline_reason: 'insufficient_funds',
+      }),
+    ]);
+    const { request_history: _history, ...rest } = (await get(main.headers, `/v1/authorizations/${first.id}`))
+      .body as unknown as AuthorizationJson & { request_history: unknown };
+    const { request_history: _firstHistory, ...firstRest } = first as AuthorizationJson & {
+      request_history: unknown;
+    };
+    expect(rest).toEqual(firstRest);
     await expectBalance(account, { available: 4_000, pending: 6_000, posted: 10_000 });
     const declinedEvents = await api.db.query<{ decline_reason: string }>(
-      `SELECT data->'object'->>'decline_reason' AS decline_reason FROM events
+      `SELECT data->'object'->'request_history'->-1->>'decline_reason' AS decline_reason FROM events
        WHERE type = 'authorization.increment_declined' AND data->'object'->>'id' = $1`,
       [first.id],
     );

@@ -93,6 +93,18 @@ export const AuthorizationSchema = Type.Object(
     checks: Type.Array(
       Type.Object({ check: Type.String(), result: Type.String(), detail: Type.Optional(Type.String()) }),
     ),
+    request_history: Type.Array(
+      Type.Object({
+        kind: StringEnum(['authorization', 'increment', 'reversal', 'expiry'] as const),
+        requested_amount: Type.Integer(),
+        amount: Type.Integer(),
+        approved: Type.Boolean(),
+        response_code: Type.String(),
+        decline_reason: Type.Union([Type.String(), Type.Null()]),
+        created: Type.String({ format: 'date-time' }),
+      }),
+      { description: 'Every request this authorization answered, in order, each with its own answer' },
+    ),
     created: Type.String({ format: 'date-time' }),
     updated: Type.String({ format: 'date-time' }),
   },
