@@ -30,7 +30,7 @@ import {
   type Check,
   type DeclineReason,
 } from './declines.js';
-import { usageSince, windowStart } from './limits.js';
+import { limitsAllow } from './limits.js';
 
 /** Converts a merchant amount into the card's currency (fx.ts); undefined when no rate exists. */
 export type Converter = (
@@ -115,30 +115,37 @@ interface CardContext {
   readonly wallet: { readonly status: string; readonly ledger_account_id: string };
 }
 
-/** Finds the card's id: by id within the caller's programme, or by its number's blind index. */
-async function findCardId(
+/** A card and the cardholder whose lock its authorizations take first. */
+interface CardOwner {
+  readonly cardId: string;
+  readonly cardholderId: string;
+}
+
+/** Finds the card and its cardholder: by id within the caller's programme, or by its number's blind index. */
+async function findCard(
   tx: Transaction,
   context: ProcessingContext,
   request: AuthorizationRequest,
-): Promise<string> {
+): Promise<CardOwner> {
   if ('id' in request.card) {
-    const found = await tx.query<{ id: string }>(
-      'SELECT id FROM cards WHERE id = $1 AND ($2::text IS NULL OR program_id = $2)',
+    const found = await tx.query<{ cardholder_id: string }>(
+      'SELECT cardholder_id FROM cards WHERE id = $1 AND ($2::text IS NULL OR program_id = $2)',
       [request.card.id, request.programId ?? null],
     );
-    if (found.rows[0] === undefined) throw notFound('card', request.card.id, 'card_id');
-    return request.card.id;
+    const cardholderId = found.rows[0]?.cardholder_id;
+    if (cardholderId === undefined) throw notFound('card', request.card.id, 'card_id');
+    return { cardId: request.card.id, cardholderId };
   }
-  const found = await tx.query<{ id: string }>(
-    'SELECT id FROM cards WHERE pan_index = $1 AND ($2::text IS NULL OR program_id = $2)',
+  const found = await tx.query<{ id: string; cardholder_id: string }>(
+    'SELECT id, cardholder_id FROM cards WHERE pan_index = $1 AND ($2::text IS NULL OR program_id = $2)',
     [context.vault.blindIndex(request.card.pan, 'pan'), request.programId ?? null],
   );
-  const id = found.rows[0]?.id;
-  if (id === undefined) {
+  const row = found.rows[0];
+  if (row === undefined) {
     // ISO 8583 answers this with 14; over HTTP an unknown card is a 404 like any unknown object.
     throw new LantauError('card_not_found', 'No card has this number', { status: 404, param: 'pan' });
   }
-  return id;
+  return { cardId: row.id, cardholderId: row.cardholder_id };
 }
 
 /**
@@ -146,12 +153,7 @@ async function findCardId(
  * cardholder's cards, so their authorizations queue here), then the card (its state, single-use and merchant lock),
  * then, through the ledger, the wallet's account.
  */
-async function lockCardContext(tx: Transaction, cardId: string): Promise<CardContext> {
-  const holder = await tx.query<{ cardholder_id: string }>('SELECT cardholder_id FROM cards WHERE id = $1', [
-    cardId,
-  ]);
-  const cardholderId = holder.rows[0]?.cardholder_id;
-  if (cardholderId === undefined) throw notFound('card', cardId, 'card_id');
+async function lockCardContext(tx: Transaction, { cardId, cardholderId }: CardOwner): Promise<CardContext> {
   const cardholder = await tx.query<{ status: string; spending_controls: SpendingControls }>(
     'SELECT status, spending_controls FROM cardholders WHERE id = $1 FOR UPDATE',
     [cardholderId],
@@ -267,42 +269,6 @@ async function cvvMatches(
   return expected.length === cvv2.length && timingSafeEqual(Buffer.from(expected), Buffer.from(cvv2));
 }
 
-/** Whether `amount` more fits every spending limit of the card and of the cardholder (all cards together). */
-async function limitsAllow(
-  tx: Transaction,
-  card: CardContext,
-  amount: number,
-  mcc: string,
-  now: Date,
-): Promise<boolean> {
-  const scopes = [
-    { controls: card.card.spending_controls, column: 'card_id' as const, id: card.card.id },
-    {
-      controls: card.cardholder.spending_controls,
-      column: 'cardholder_id' as const,
-      id: card.card.cardholder_id,
-    },
-  ];
-  for (const scope of scopes) {
-    for (const limit of scope.controls.spending_limits ?? []) {
-      if (limit.categories !== undefined && !limit.categories.includes(mcc)) continue;
-      if (limit.interval === 'per_authorization') {
-        if (amount > limit.amount) return false;
-        continue;
-      }
-      const used = await usageSince(tx, {
-        column: scope.column,
-        id: scope.id,
-        currency: card.card.currency,
-        since: windowStart(limit.interval, now),
-        categories: limit.categories,
-      });
-      if (used + amount > limit.amount) return false;
-    }
-  }
-  return true;
-}
-
 function holdSeconds(card: CardContext, mcc: string): number {
   const days = extendedHoldMcc(mcc) ? card.program.extended_hold_days : card.program.hold_days;
   return days * 24 * 60 * 60;
@@ -342,8 +308,7 @@ export async function authorizeIn(
   }
   const key = networkKey(request.network);
   {
-    const cardId = await findCardId(tx, context, request);
-    const card = await lockCardContext(tx, cardId);
+    const card = await lockCardContext(tx, await findCard(tx, context, request));
     if (key !== null) {
       // Under the cardholder's lock a repeat sees its first answer, committed or not yet begun.
       const first = await tx.query<AuthorizationRow>(
@@ -442,7 +407,19 @@ export async function authorizeIn(
     checks.run('currency_conversion', () => (converted === undefined ? 'fx_rate_unavailable' : undefined));
     const amount = converted?.amount ?? 0;
     await checks.runAsync('spending_limits', async () =>
-      (await limitsAllow(tx, card, amount, merchant.mcc, now)) ? undefined : 'spending_limit_exceeded',
+      (await limitsAllow(tx, {
+        cardId: card.card.id,
+        cardControls: card.card.spending_controls,
+        cardholderId: card.card.cardholder_id,
+        cardholderControls: card.cardholder.spending_controls,
+        currency: card.card.currency,
+        mcc: merchant.mcc,
+        amount,
+        authorizationTotal: amount,
+        now,
+      }))
+        ? undefined
+        : 'spending_limit_exceeded',
     );
 
     // Written by the balance check below (TypeScript does not follow assignments made inside a callback).

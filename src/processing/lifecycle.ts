@@ -19,7 +19,7 @@ import {
 import { networkKey, type NetworkIdentity, type ProcessingContext } from './authorize.js';
 import { convertAmount } from './fx.js';
 import { APPROVED, DECLINES } from './declines.js';
-import { usageSince, windowStart } from './limits.js';
+import { limitsAllow } from './limits.js';
 import type { SpendingControls } from '../issuing/spending-controls.js';
 
 /**
@@ -174,6 +174,7 @@ function only(results: Awaited<ReturnType<typeof submitTransfers>>): TransferRes
   return flattenResults(results);
 }
 
+/** An increment meets the same limits as a new authorization, its per-authorization limits on the new total. */
 async function limitsAllowIncrement(
   tx: Transaction,
   row: AuthorizationRow,
@@ -187,27 +188,17 @@ async function limitsAllowIncrement(
   );
   const found = controls.rows[0];
   if (found === undefined) return false;
-  for (const [controlsOf, column, id] of [
-    [found.card, 'card_id', row.card_id],
-    [found.cardholder, 'cardholder_id', row.cardholder_id],
-  ] as const) {
-    for (const limit of controlsOf.spending_limits ?? []) {
-      if (limit.categories !== undefined && !limit.categories.includes(row.merchant.mcc)) continue;
-      if (limit.interval === 'per_authorization') {
-        if (row.amount + amount > limit.amount) return false;
-        continue;
-      }
-      const used = await usageSince(tx, {
-        column,
-        id,
-        currency: row.currency,
-        since: windowStart(limit.interval, now),
-        categories: limit.categories,
-      });
-      if (used + amount > limit.amount) return false;
-    }
-  }
-  return true;
+  return limitsAllow(tx, {
+    cardId: row.card_id,
+    cardControls: found.card,
+    cardholderId: row.cardholder_id,
+    cardholderControls: found.cardholder,
+    currency: row.currency,
+    mcc: row.merchant.mcc,
+    amount,
+    authorizationTotal: row.amount + amount,
+    now,
+  });
 }
 
 /**
@@ -244,10 +235,7 @@ export async function incrementAuthorizationIn(
     const now = context.clock.now();
     assertOpen(row, now);
     const amount = inCardCurrency(row, input.amount);
-    const remainingSeconds = Math.max(
-      1,
-      Math.ceil(((row.expires_at?.getTime() ?? now.getTime()) - now.getTime()) / 1000),
-    );
+    const remainingSeconds = secondsLeft(row, now);
     const fits = await limitsAllowIncrement(tx, row, amount, now);
     let refused: keyof typeof DECLINES | undefined = fits ? undefined : 'spending_limit_exceeded';
     let holdId: string | undefined;
@@ -304,6 +292,11 @@ export async function incrementAuthorizationIn(
       holdIds: [...row.hold_ids, holdId],
     });
   }
+}
+
+/** A later hold of an authorization expires with the first: the time the authorization has left, at least 1 s. */
+function secondsLeft(row: AuthorizationRow, now: Date): number {
+  return Math.max(1, Math.ceil(((row.expires_at?.getTime() ?? now.getTime()) - now.getTime()) / 1000));
 }
 
 async function walletLedgerAccount(tx: Transaction, walletId: string): Promise<string> {
@@ -365,10 +358,7 @@ export async function reverseAuthorizationIn(
         creditAccountId: programAccountId(row.program_id, 'card_settlement', row.currency),
         amount: remaining,
         currency: row.currency,
-        timeoutSeconds: Math.max(
-          1,
-          Math.ceil(((row.expires_at?.getTime() ?? now.getTime()) - now.getTime()) / 1000),
-        ),
+        timeoutSeconds: secondsLeft(row, now),
         code: 'authorization_hold',
         reference: row.id,
       });

@@ -1,5 +1,5 @@
 import type { Transaction } from '../platform/db/database.js';
-import type { SpendingLimitInterval } from '../issuing/spending-controls.js';
+import type { SpendingControls, SpendingLimitInterval } from '../issuing/spending-controls.js';
 
 /**
  * Where a spending limit's window begins, in UTC as Stripe Issuing counts them: the day, the week (from Monday),
@@ -47,4 +47,47 @@ export async function usageSince(
     [scope.id, scope.currency, scope.since, scope.categories === undefined ? null : [...scope.categories]],
   );
   return found.rows[0]?.used ?? 0;
+}
+
+export interface LimitCheck {
+  readonly cardId: string;
+  readonly cardControls: SpendingControls;
+  readonly cardholderId: string;
+  readonly cardholderControls: SpendingControls;
+  readonly currency: string;
+  readonly mcc: string;
+  /** What this request adds to what is held. */
+  readonly amount: number;
+  /** The whole authorization after this request: what a per-authorization limit compares (an increment adds up). */
+  readonly authorizationTotal: number;
+  readonly now: Date;
+}
+
+/**
+ * Whether `amount` more fits every spending limit of the card and of the cardholder (all cards together), for a
+ * new authorization and an increment alike.
+ */
+export async function limitsAllow(tx: Transaction, check: LimitCheck): Promise<boolean> {
+  const scopes = [
+    { controls: check.cardControls, column: 'card_id' as const, id: check.cardId },
+    { controls: check.cardholderControls, column: 'cardholder_id' as const, id: check.cardholderId },
+  ];
+  for (const scope of scopes) {
+    for (const limit of scope.controls.spending_limits ?? []) {
+      if (limit.categories !== undefined && !limit.categories.includes(check.mcc)) continue;
+      if (limit.interval === 'per_authorization') {
+        if (check.authorizationTotal > limit.amount) return false;
+        continue;
+      }
+      const used = await usageSince(tx, {
+        column: scope.column,
+        id: scope.id,
+        currency: check.currency,
+        since: windowStart(limit.interval, check.now),
+        categories: limit.categories,
+      });
+      if (used + check.amount > limit.amount) return false;
+    }
+  }
+  return true;
 }

@@ -24,3 +24,20 @@ export function actorOf(request: FastifyRequest): Actor {
 export function programScopeOf(request: FastifyRequest): string | undefined {
   return request.principal?.kind === 'program' ? request.principal.programId : undefined;
 }
+
+/**
+ * The programme key a route declared with `auth: 'program'` was called with. Authentication has already refused
+ * every other principal with a 403; this only narrows the type (and guards a route that forgot to declare it).
+ */
+export function programKeyOf(
+  request: FastifyRequest,
+): Extract<NonNullable<FastifyRequest['principal']>, { kind: 'program' }> {
+  const principal = request.principal;
+  if (principal?.kind !== 'program') {
+    throw new LantauError('program_key_required', 'This request needs the programme’s own API key', {
+      type: 'permission_error',
+      status: 403,
+    });
+  }
+  return principal;
+}

@@ -23,6 +23,23 @@ export interface ListSource {
 }
 
 /**
+ * The conditions of a list's query, numbered as they are added: each names its value `$?` (`created_at >= $?`),
+ * and a value that is undefined (a filter the caller did not give) adds nothing. Pass `where` and `params` to
+ * `listPage`.
+ */
+export class ListFilters {
+  readonly where: string[] = [];
+  readonly params: SqlParam[] = [];
+
+  add(condition: string, value: SqlParam | undefined): this {
+    if (value === undefined) return this;
+    this.params.push(value);
+    this.where.push(condition.replace('$?', `$${this.params.length}`));
+    return this;
+  }
+}
+
+/**
  * Cursor pagination over a time-sortable id: `starting_after` pages towards older objects, `ending_before`
  * towards newer ones; `has_more` says whether more lie in the direction being paged. Keyset conditions, not
  * OFFSET, so a page costs the same on the millionth row as on the first.

@@ -13,8 +13,7 @@ import {
   walletFromRow,
   type MovementKind,
 } from '../../../issuing/wallets.js';
-import type { SqlParam } from '../../../platform/db/database.js';
-import { listPage } from '../../../platform/http/pagination.js';
+import { ListFilters, listPage } from '../../../platform/http/pagination.js';
 import {
   IdString,
   ListOf,
@@ -139,18 +138,12 @@ export function registerAccountRoutes(app: LantauApp, context: IssuingContext): 
     },
     async (request) => {
       const query = request.query;
-      const where: string[] = [];
-      const params: SqlParam[] = [];
-      const filter = (column: string, value: string | undefined) => {
-        if (value === undefined) return;
-        params.push(value);
-        where.push(`w.${column} = $${params.length}`);
-      };
-      filter('program_id', programScopeOf(request));
-      filter('program_id', query.program_id);
-      filter('cardholder_id', query.cardholder_id);
-      filter('currency', query.currency);
-      filter('status', query.status);
+      const { where, params } = new ListFilters()
+        .add('w.program_id = $?', programScopeOf(request))
+        .add('w.program_id = $?', query.program_id)
+        .add('w.cardholder_id = $?', query.cardholder_id)
+        .add('w.currency = $?', query.currency)
+        .add('w.status = $?', query.status);
       return listPage(
         context.db,
         { select: WALLET_SELECT, where, params, idColumn: 'w.id' },

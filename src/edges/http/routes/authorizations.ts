@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { LantauError } from '../../../platform/errors.js';
-import { listPage, timeQuery } from '../../../platform/http/pagination.js';
+import { ListFilters, listPage, timeQuery } from '../../../platform/http/pagination.js';
 import {
   IdString,
   ListOf,
@@ -22,7 +22,7 @@ import {
   incrementAuthorizationIn,
   reverseAuthorizationIn,
 } from '../../../processing/lifecycle.js';
-import { programScopeOf } from '../actor.js';
+import { programKeyOf, programScopeOf } from '../actor.js';
 
 const STATUSES = ['pending', 'closed', 'reversed', 'expired', 'declined'] as const;
 const Amount = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Minor units' });
@@ -146,13 +146,7 @@ const ListQuery = Type.Object(
 
 /** The simulator is for sandbox programmes, as Lithic's and Stripe's test helpers are for test mode. */
 function sandboxProgram(request: FastifyRequest): string {
-  const principal = request.principal;
-  if (principal?.kind !== 'program') {
-    throw new LantauError('program_key_required', 'Simulate with a programme’s own key', {
-      type: 'permission_error',
-      status: 403,
-    });
-  }
+  const principal = programKeyOf(request);
   if (principal.mode !== 'sandbox') {
     throw new LantauError('sandbox_only', 'The simulator works on sandbox programmes only', {
       type: 'permission_error',
@@ -315,20 +309,14 @@ export function registerAuthorizationRoutes(app: LantauApp, context: ProcessingC
       },
     },
     async (request) => {
-      const where: string[] = [];
-      const params: (string | Date)[] = [];
-      const filter = (condition: string, value: string | Date | undefined) => {
-        if (value === undefined) return;
-        params.push(value);
-        where.push(condition.replace('$?', `$${params.length}`));
-      };
       const query = request.query;
-      filter('program_id = $?', programScopeOf(request));
-      filter('card_id = $?', query.card_id);
-      filter('cardholder_id = $?', query.cardholder_id);
-      filter('status = $?', query.status);
-      filter('created_at >= $?', timeQuery(query['created[gte]'], 'created[gte]'));
-      filter('created_at <= $?', timeQuery(query['created[lte]'], 'created[lte]'));
+      const { where, params } = new ListFilters()
+        .add('program_id = $?', programScopeOf(request))
+        .add('card_id = $?', query.card_id)
+        .add('cardholder_id = $?', query.cardholder_id)
+        .add('status = $?', query.status)
+        .add('created_at >= $?', timeQuery(query['created[gte]'], 'created[gte]'))
+        .add('created_at <= $?', timeQuery(query['created[lte]'], 'created[lte]'));
       return listPage(
         context.db,
         { select: `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations`, where, params },

@@ -14,10 +14,9 @@ import {
 } from '../../../issuing/cardholders.js';
 import type { IssuingContext } from '../../../issuing/programs.js';
 import { SpendingControlsSchema } from '../../../issuing/spending-controls.js';
-import type { SqlParam } from '../../../platform/db/database.js';
 import { LantauError } from '../../../platform/errors.js';
 import type { ErrorPayload } from '../../../platform/http/errors.js';
-import { listPage, timeQuery } from '../../../platform/http/pagination.js';
+import { ListFilters, listPage, timeQuery } from '../../../platform/http/pagination.js';
 import {
   IdString,
   ListOf,
@@ -229,21 +228,6 @@ const queryRedactingLog = {
   }),
 };
 
-/** The programme a list is confined to: a programme key's own, or the operator's `program_id` filter. */
-function listScope(
-  request: FastifyRequest,
-  programId: string | undefined,
-): { where: string[]; params: SqlParam[] } {
-  const where: string[] = [];
-  const params: SqlParam[] = [];
-  for (const id of [programScopeOf(request), programId]) {
-    if (id === undefined) continue;
-    params.push(id);
-    where.push(`program_id = $${params.length}`);
-  }
-  return { where, params };
-}
-
 /** Cardholders: the people a programme issues to. Personal data is encrypted at rest and found by blind index. */
 export function registerCardholderRoutes(app: LantauApp, context: IssuingContext): void {
   app.post(
@@ -284,17 +268,17 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
     },
     async (request) => {
       const query = request.query;
-      const { where, params } = listScope(request, query.program_id);
-      const filter = (condition: string, value: SqlParam) => {
-        params.push(value);
-        where.push(condition.replace('$?', `$${params.length}`));
-      };
-      if (query.email !== undefined) filter('email_index = $?', emailBlindIndex(context.vault, query.email));
-      if (query.status !== undefined) filter('status = $?', query.status);
-      const createdFrom = timeQuery(query['created[gte]'], 'created[gte]');
-      const createdTo = timeQuery(query['created[lte]'], 'created[lte]');
-      if (createdFrom !== undefined) filter('created_at >= $?', createdFrom);
-      if (createdTo !== undefined) filter('created_at <= $?', createdTo);
+      // Confined to a programme key's own programme; the operator may narrow to one with `program_id`.
+      const { where, params } = new ListFilters()
+        .add('program_id = $?', programScopeOf(request))
+        .add('program_id = $?', query.program_id)
+        .add(
+          'email_index = $?',
+          query.email === undefined ? undefined : emailBlindIndex(context.vault, query.email),
+        )
+        .add('status = $?', query.status)
+        .add('created_at >= $?', timeQuery(query['created[gte]'], 'created[gte]'))
+        .add('created_at <= $?', timeQuery(query['created[lte]'], 'created[lte]'));
       const page = await listPage(
         context.db,
         { select: `SELECT ${CARDHOLDER_COLUMNS} FROM cardholders`, where, params },

@@ -15,8 +15,7 @@ import {
 } from '../../../issuing/cards.js';
 import type { IssuingContext } from '../../../issuing/programs.js';
 import { SpendingControlsSchema } from '../../../issuing/spending-controls.js';
-import { LantauError } from '../../../platform/errors.js';
-import { listPage } from '../../../platform/http/pagination.js';
+import { ListFilters, listPage } from '../../../platform/http/pagination.js';
 import {
   IdString,
   ListOf,
@@ -26,7 +25,7 @@ import {
 } from '../../../platform/http/schemas.js';
 import { MetadataInput } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
-import { actorOf, programScopeOf } from '../actor.js';
+import { actorOf, programKeyOf, programScopeOf } from '../actor.js';
 
 const Metadata = MetadataInput;
 
@@ -134,18 +133,6 @@ const CardListQuery = Type.Object(
 
 const CardParams = Type.Object({ id: IdString('card') });
 
-/** Cards belong to programmes: these routes take programme keys; an operator reads through `GET` only. */
-function ownProgram(request: FastifyRequest): string {
-  const programId = programScopeOf(request);
-  if (programId === undefined) {
-    throw new LantauError('program_key_required', 'Cards are managed with the programme’s own API key', {
-      type: 'permission_error',
-      status: 403,
-    });
-  }
-  return programId;
-}
-
 /** Where links to the reveal page point: LANTAU_PUBLIC_URL, or the address this request reached. */
 function baseUrl(request: FastifyRequest, publicUrl: string | undefined): string {
   return publicUrl ?? `${request.protocol}://${request.host}`;
@@ -168,7 +155,9 @@ export function registerCardRoutes(
       },
     },
     async (request, reply) =>
-      reply.mutate(201, (tx) => createCard(tx, context, ownProgram(request), request.body, actorOf(request))),
+      reply.mutate(201, (tx) =>
+        createCard(tx, context, programKeyOf(request).programId, request.body, actorOf(request)),
+      ),
   );
 
   app.get(
@@ -183,18 +172,12 @@ export function registerCardRoutes(
       },
     },
     async (request) => {
-      const where: string[] = [];
-      const params: string[] = [];
-      const filter = (column: string, value: string | undefined) => {
-        if (value === undefined) return;
-        params.push(value);
-        where.push(`${column} = $${params.length}`);
-      };
-      filter('program_id', programScopeOf(request));
-      filter('cardholder_id', request.query.cardholder_id);
-      filter('account_id', request.query.account_id);
-      filter('status', request.query.status);
-      filter('type', request.query.type);
+      const { where, params } = new ListFilters()
+        .add('program_id = $?', programScopeOf(request))
+        .add('cardholder_id = $?', request.query.cardholder_id)
+        .add('account_id = $?', request.query.account_id)
+        .add('status = $?', request.query.status)
+        .add('type = $?', request.query.type);
       return listPage(
         context.db,
         { select: `SELECT ${CARD_COLUMNS} FROM cards`, where, params },
@@ -233,7 +216,14 @@ export function registerCardRoutes(
     },
     async (request, reply) =>
       reply.mutate(200, (tx) =>
-        updateCard(tx, context, ownProgram(request), request.params.id, request.body, actorOf(request)),
+        updateCard(
+          tx,
+          context,
+          programKeyOf(request).programId,
+          request.params.id,
+          request.body,
+          actorOf(request),
+        ),
       ),
   );
 
@@ -254,7 +244,7 @@ export function registerCardRoutes(
         renewCard(
           tx,
           context,
-          ownProgram(request),
+          programKeyOf(request).programId,
           request.params.id,
           request.body.reason ?? 'expiring',
           actorOf(request),
@@ -277,7 +267,7 @@ export function registerCardRoutes(
     async (request, reply) => {
       // Not reply.mutate: an idempotency record would store the card number in the clear.
       void reply.header('cache-control', 'no-store');
-      return revealCard(context, ownProgram(request), request.params.id, actorOf(request));
+      return revealCard(context, programKeyOf(request).programId, request.params.id, actorOf(request));
     },
   );
 
@@ -298,7 +288,7 @@ export function registerCardRoutes(
       void reply.code(201).header('cache-control', 'no-store');
       return createRevealSession(
         context,
-        ownProgram(request),
+        programKeyOf(request).programId,
         request.params.id,
         {
           baseUrl: baseUrl(request, options.publicUrl),

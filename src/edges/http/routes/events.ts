@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Database } from '../../../platform/db/database.js';
 import { notFound } from '../../../platform/errors.js';
-import { listPage } from '../../../platform/http/pagination.js';
+import { ListFilters, listPage } from '../../../platform/http/pagination.js';
 import { IdString, ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import { eventFromRow, getEvent } from '../../../records/outbox.js';
@@ -39,17 +39,10 @@ export function registerEventRoutes(app: LantauApp, deps: { db: Database }): voi
       },
     },
     async (request) => {
-      const where: string[] = [];
-      const params: (string | null)[] = [];
       const principal = request.principal;
-      if (principal?.kind === 'program') {
-        params.push(principal.programId);
-        where.push(`program_id = $${params.length}`);
-      }
-      if (request.query.type !== undefined) {
-        params.push(request.query.type);
-        where.push(`type = $${params.length}`);
-      }
+      const { where, params } = new ListFilters()
+        .add('program_id = $?', principal?.kind === 'program' ? principal.programId : undefined)
+        .add('type = $?', request.query.type);
       return listPage(
         deps.db,
         { select: 'SELECT id, type, program_id, created, data FROM events', where, params },

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import type { Database, SqlParam } from '../../../platform/db/database.js';
-import { listPage } from '../../../platform/http/pagination.js';
+import type { Database } from '../../../platform/db/database.js';
+import { ListFilters, listPage } from '../../../platform/http/pagination.js';
 import { ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import type { RecordsContext } from '../../../records/outbox.js';
@@ -101,18 +101,9 @@ export function registerFxRateRoutes(
     },
     async (request) => {
       const { base, quote, ...page } = request.query;
-      const where: string[] = [];
-      const params: SqlParam[] = [];
-      if (base !== undefined) {
-        checkRateCurrency(base, 'base');
-        params.push(base);
-        where.push(`base = $${params.length}`);
-      }
-      if (quote !== undefined) {
-        checkRateCurrency(quote, 'quote');
-        params.push(quote);
-        where.push(`quote = $${params.length}`);
-      }
+      if (base !== undefined) checkRateCurrency(base, 'base');
+      if (quote !== undefined) checkRateCurrency(quote, 'quote');
+      const { where, params } = new ListFilters().add('base = $?', base).add('quote = $?', quote);
       return listPage(
         context.db,
         { select: `SELECT ${FX_RATE_COLUMNS} FROM fx_rates`, where, params },
