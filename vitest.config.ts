@@ -6,7 +6,9 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     // Each test file gets a database of its own (test/support/database.ts), so files run in parallel safely.
     pool: 'forks',
-    testTimeout: 30_000,
+    // A ceiling for hangs, not a speed target: tests that start `lantau` processes on PGlite take tens of seconds on
+    // a loaded 2-core machine (each process opens the embedded database).
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     reporters: ['default'],
   },

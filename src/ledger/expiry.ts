@@ -23,17 +23,19 @@ export async function expirePendingTransfers(
   tx: Transaction,
   now: Date,
   limit: number = 1_000,
+  /** Only these holds (a clearing releasing its own lapsed holds before it posts); all that are due when absent. */
+  onlyIds?: readonly string[],
 ): Promise<Transfer[]> {
   if (!Number.isInteger(limit) || limit < 1 || limit > EXPIRY_BATCH_MAX) {
     throw new RangeError(`limit must be from 1 to ${EXPIRY_BATCH_MAX}`);
   }
   const due = await tx.query<TransferRow>(
     `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers
-     WHERE state = 'pending' AND expires_at <= $1
+     WHERE state = 'pending' AND expires_at <= $1 AND ($3::text[] IS NULL OR id = ANY($3::text[]))
      ORDER BY expires_at, id
      LIMIT $2
      FOR UPDATE SKIP LOCKED`,
-    [now, limit],
+    [now, limit, onlyIds === undefined ? null : [...onlyIds]],
   );
   if (due.rows.length === 0) return [];
   const holds = due.rows.map(transferFromRow);

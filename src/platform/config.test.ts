@@ -50,6 +50,16 @@ describe('configuration', () => {
     [{ LANTAU_OPERATOR_KEY: 'short' }, 'LANTAU_OPERATOR_KEY', /at least 32 characters/],
     [{ LANTAU_OPERATOR_KEY: `${'k'.repeat(32)} x` }, 'LANTAU_OPERATOR_KEY', /no spaces/],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /must be one of/],
+    [{ NATS_URL: 'not a url' }, 'NATS_URL', /must be nats:\/\/host:4222/],
+    [{ NATS_URL: 'http://127.0.0.1:4222' }, 'NATS_URL', /nats:\/\/ or tls:\/\/ scheme \(got http:\/\/\)/],
+    [{ NATS_URL: 'nats://127.0.0.1:4222/stream' }, 'NATS_URL', /no path, query or fragment/],
+    [{ NATS_URL: 'nats://a:4222,' }, 'NATS_URL', /must be nats:\/\/host:4222/],
+    [{ NATS_URL: 'nats://a:4222,tls://b:4222' }, 'NATS_URL', /one scheme/],
+    [{ NATS_URL: 'nats://u:p@a:4222,nats://u:q@b:4222' }, 'NATS_URL', /same credentials/],
+    [{ NATS_URL: 'nats://a:99999' }, 'NATS_URL', /must be nats:\/\/host:4222/],
+    [{ NATS_STREAM: 'lantau.events' }, 'NATS_STREAM', /stream name/],
+    [{ NATS_SUBJECT_PREFIX: 'lantau.*' }, 'NATS_SUBJECT_PREFIX', /dot-separated tokens/],
+    [{ NATS_DUPLICATE_WINDOW_MS: '10' }, 'NATS_DUPLICATE_WINDOW_MS', /from 1000 to 604800000/],
   ])('refuses %j naming %s', (env, name, message) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
@@ -91,5 +101,48 @@ describe('configuration', () => {
       'https://cards.example.com',
     );
     expect(problemsOf({ LANTAU_PUBLIC_URL: 'ftp://x' })[0]?.name).toBe('LANTAU_PUBLIC_URL');
+  });
+
+  it('streams to NATS only when NATS_URL is set, and reads its servers, credentials and stream', () => {
+    expect(loadConfig({}).nats).toBeUndefined();
+    expect(loadConfig({ NATS_URL: 'nats://127.0.0.1:4222' }).nats).toEqual({
+      servers: ['127.0.0.1:4222'],
+      tls: false,
+      auth: undefined,
+      stream: 'LANTAU',
+      subjectPrefix: 'lantau',
+      duplicateWindowMs: 3_600_000,
+    });
+    expect(
+      loadConfig({
+        NATS_URL: 'tls://lantau:p%40ss@n1.example.com, tls://lantau:p%40ss@n2.example.com:4333',
+        NATS_STREAM: 'EVENTS_HK',
+        NATS_SUBJECT_PREFIX: 'hk.lantau',
+        NATS_DUPLICATE_WINDOW_MS: '7200000',
+      }).nats,
+    ).toEqual({
+      servers: ['n1.example.com:4222', 'n2.example.com:4333'],
+      tls: true,
+      auth: { user: 'lantau', pass: 'p@ss' },
+      stream: 'EVENTS_HK',
+      subjectPrefix: 'hk.lantau',
+      duplicateWindowMs: 7_200_000,
+    });
+    expect(loadConfig({ NATS_URL: 'nats://s3cr3tt0ken@127.0.0.1' }).nats?.auth).toEqual({
+      token: 's3cr3tt0ken',
+    });
+  });
+
+  it('never echoes NATS credentials in a problem', () => {
+    for (const url of [
+      'nats://user:hunter2@host:4222/x',
+      'nats://user:hunter2%zz@host:4222',
+      'ftp://user:hunter2@host',
+      'lantau:hunter2@host:4222',
+    ]) {
+      const problems = problemsOf({ NATS_URL: url });
+      expect(problems.map((p) => p.name)).toEqual(['NATS_URL']);
+      expect(JSON.stringify(problems)).not.toContain('hunter2');
+    }
   });
 });

@@ -17,6 +17,23 @@ export interface Config {
   readonly regions: readonly string[];
   /** How clients reach this API from outside (LANTAU_PUBLIC_URL), for links Lantau hands out; unset: the request's. */
   readonly publicUrl: string | undefined;
+  /** The NATS JetStream that every event is also published to (NATS_URL); undefined: no streaming at all. */
+  readonly nats: NatsConfig | undefined;
+}
+
+export interface NatsConfig {
+  /** `host:port` of each server, credentials taken out so the list can be shown and logged. */
+  readonly servers: readonly string[];
+  /** `tls://` in NATS_URL: refuse a server that cannot speak TLS (with `nats://` TLS is used when offered). */
+  readonly tls: boolean;
+  /** From the URL's user information: `user:password@` or a `token@`. Secrets: never shown. */
+  readonly auth: { readonly user: string; readonly pass: string } | { readonly token: string } | undefined;
+  /** NATS_STREAM: the JetStream stream that captures `<subjectPrefix>.>`. */
+  readonly stream: string;
+  /** NATS_SUBJECT_PREFIX: the first subject token(s), so two deployments can share one NATS account. */
+  readonly subjectPrefix: string;
+  /** NATS_DUPLICATE_WINDOW_MS: how long JetStream remembers event ids, so a replay after a crash is dropped. */
+  readonly duplicateWindowMs: number;
 }
 
 export interface ConfigProblem {
@@ -58,6 +75,7 @@ export function loadConfig(env: Env = process.env): Config {
   const shutdownTimeoutMs = parseInteger(env, 'LANTAU_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000, problem);
   const regions = parseRegions(env, problem);
   const publicUrl = parsePublicUrl(env, problem);
+  const nats = parseNats(env, problem);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -70,6 +88,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: shutdownTimeoutMs ?? 10_000,
     regions: regions ?? ['hk'],
     publicUrl,
+    nats,
   };
 }
 
@@ -171,4 +190,94 @@ function parsePublicUrl(env: Env, problem: Report): string | undefined {
     return problem('LANTAU_PUBLIC_URL', 'must be an http(s) URL with no query or fragment');
   }
   return url.toString().replace(/\/$/, '');
+}
+
+export const NATS_STREAM_DEFAULT = 'LANTAU';
+export const NATS_SUBJECT_PREFIX_DEFAULT = 'lantau';
+/** An hour covers a process that crashed between publishing and moving its cursor, and restarted. */
+export const NATS_DUPLICATE_WINDOW_MS_DEFAULT = 60 * 60 * 1000;
+/** JetStream's own rule for stream names: no spaces, dots, wildcards or path separators. */
+const NATS_STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** One or more subject tokens of letters, digits, `_` and `-`: what stays safe in every NATS subject. */
+export const NATS_SUBJECT_PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,3}$/;
+
+/**
+ * NATS_URL follows the NATS tools' convention: a comma-separated list of servers, each `nats://` or `tls://`,
+ * with credentials as the URL's user information. The client library takes credentials as options, not in the
+ * URL, so they are taken out here; they are never echoed in a message.
+ */
+function parseNats(env: Env, problem: Report): NatsConfig | undefined {
+  const raw = nonEmpty(env, 'NATS_URL', problem);
+  const stream = nonEmpty(env, 'NATS_STREAM', problem) ?? NATS_STREAM_DEFAULT;
+  const subjectPrefix = nonEmpty(env, 'NATS_SUBJECT_PREFIX', problem) ?? NATS_SUBJECT_PREFIX_DEFAULT;
+  const duplicateWindowMs = parseInteger(
+    env,
+    'NATS_DUPLICATE_WINDOW_MS',
+    NATS_DUPLICATE_WINDOW_MS_DEFAULT,
+    1_000,
+    7 * 24 * 60 * 60 * 1000,
+    problem,
+  );
+  if (!NATS_STREAM_NAME.test(stream)) {
+    problem('NATS_STREAM', 'must be 1 to 64 letters, digits, _ or - (a JetStream stream name)');
+  }
+  if (!NATS_SUBJECT_PREFIX_PATTERN.test(subjectPrefix)) {
+    problem(
+      'NATS_SUBJECT_PREFIX',
+      'must be 1 to 4 dot-separated tokens of letters, digits, _ or -, as in lantau',
+    );
+  }
+  if (raw === undefined) return undefined;
+  const servers: string[] = [];
+  const schemes = new Set<string>();
+  const credentials = new Set<string>();
+  let auth: NatsConfig['auth'];
+  for (const entry of raw.split(',').map((part) => part.trim())) {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      return problem('NATS_URL', 'must be nats://host:4222, or several such URLs separated by commas');
+    }
+    if (url.protocol !== 'nats:' && url.protocol !== 'tls:') {
+      // Without `//`, what parsed as a scheme may be the start of `user:password@host`: not shown.
+      const got = entry.includes('://') ? ` (got ${url.protocol}//)` : '';
+      return problem('NATS_URL', `must use the nats:// or tls:// scheme${got}`);
+    }
+    if (
+      url.hostname === '' ||
+      (url.pathname !== '' && url.pathname !== '/') ||
+      url.search !== '' ||
+      url.hash !== ''
+    ) {
+      return problem(
+        'NATS_URL',
+        'must name a server, as in nats://host:4222, with no path, query or fragment',
+      );
+    }
+    schemes.add(url.protocol);
+    servers.push(url.port === '' ? `${url.hostname}:4222` : url.host);
+    if (url.username !== '' || url.password !== '') {
+      credentials.add(`${url.username}:${url.password}`);
+      const user = decodeUserInfo(url.username);
+      const pass = decodeUserInfo(url.password);
+      if (user === undefined || pass === undefined) {
+        return problem('NATS_URL', 'has a malformed %-escape in its credentials (the value is not shown)');
+      }
+      auth = url.password === '' ? { token: user } : { user, pass };
+    }
+  }
+  if (schemes.size > 1)
+    return problem('NATS_URL', 'must use one scheme, nats:// or tls://, for every server');
+  if (credentials.size > 1) return problem('NATS_URL', 'must give the same credentials for every server');
+  if (duplicateWindowMs === undefined) return undefined;
+  return { servers, tls: schemes.has('tls:'), auth, stream, subjectPrefix, duplicateWindowMs };
+}
+
+function decodeUserInfo(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
 }

@@ -6,6 +6,8 @@ export interface Metrics {
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpRequestDuration: Histogram<'method' | 'route'>;
   readonly dbTransactionRetries: Counter<'code'>;
+  /** Events handed to NATS JetStream: `published`, `duplicate` (dropped by its id on a replay) or `skipped`. */
+  readonly streamEvents: Counter<'outcome'>;
 }
 
 export function createMetrics(options: { collectDefaults?: boolean } = {}): Metrics {
@@ -31,6 +33,12 @@ export function createMetrics(options: { collectDefaults?: boolean } = {}): Metr
       name: 'lantau_db_transaction_retries_total',
       help: 'Transactions retried after a serialization failure or deadlock',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    streamEvents: new Counter({
+      name: 'lantau_stream_events_total',
+      help: 'Outbox events published to NATS JetStream, by outcome (published, duplicate, skipped)',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };

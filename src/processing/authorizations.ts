@@ -27,6 +27,21 @@ export interface RequestHistoryEntry {
   readonly created: string;
 }
 
+/**
+ * What the programme's real-time endpoint answered (Lithic's ASA, Stripe's issuing_authorization.request), when
+ * the programme has one and Lantau's own checks passed. A stand-in is the programme's configured answer when the
+ * endpoint was late (`webhook_timeout`) or answered something unusable (`webhook_error`).
+ */
+export interface ProgramDecisionRecord {
+  readonly outcome: 'approved' | 'declined' | 'webhook_timeout' | 'webhook_error';
+  /** The amount the programme approved when it approved less than asked (card currency). */
+  readonly amount: number | null;
+  readonly stand_in: 'approve' | 'decline' | null;
+  readonly latency_ms: number;
+  /** Why the answer was unusable, in words (never the endpoint's body). */
+  readonly error: string | null;
+}
+
 /** An authorization as the API, its events and its webhooks show it. Amounts are minor units. */
 export interface Authorization {
   readonly id: string;
@@ -55,6 +70,9 @@ export interface Authorization {
   readonly expires_at: string | null;
   readonly checks: readonly Check[];
   readonly request_history: readonly RequestHistoryEntry[];
+  /** Captured so far against this authorization (card currency), over every partial capture. */
+  readonly cleared_amount: number;
+  readonly program_decision: ProgramDecisionRecord | null;
   readonly created: string;
   readonly updated: string;
 }
@@ -86,6 +104,8 @@ export interface AuthorizationRow {
   expires_at: Date | null;
   checks: Check[];
   request_history: RequestHistoryEntry[];
+  cleared_amount: number;
+  program_decision: ProgramDecisionRecord | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -93,7 +113,7 @@ export interface AuthorizationRow {
 export const AUTHORIZATION_COLUMNS = `id, program_id, card_id, cardholder_id, account_id, status, approved, response_code,
   decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
   merchant_currency, fx_rate::text AS fx_rate, fx_markup_bps, fx_source, merchant, entry_mode, partial_allowed,
-  hold_ids, expires_at, checks, request_history, created_at, updated_at`;
+  hold_ids, expires_at, checks, request_history, cleared_amount, program_decision, created_at, updated_at`;
 
 export function authorizationFromRow(row: AuthorizationRow): Authorization {
   return {
@@ -122,6 +142,8 @@ export function authorizationFromRow(row: AuthorizationRow): Authorization {
     expires_at: row.expires_at?.toISOString() ?? null,
     checks: row.checks,
     request_history: row.request_history,
+    cleared_amount: row.cleared_amount,
+    program_decision: row.program_decision,
     created: row.created_at.toISOString(),
     updated: row.updated_at.toISOString(),
   };

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../platform/clock.js';
-import type { Database, Transaction } from '../platform/db/database.js';
+import type { Database, Queryable, Transaction } from '../platform/db/database.js';
 import { UNIQUE_VIOLATION, json, sqlState } from '../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import type { IdGenerator } from '../platform/ids.js';
@@ -31,6 +31,12 @@ import {
   type DeclineReason,
 } from './declines.js';
 import { limitsAllow } from './limits.js';
+import {
+  verdictOf,
+  type AuthorizationRequestPayload,
+  type ProgramDecisions,
+  type ProgramVerdict,
+} from './program-decision.js';
 
 /** Converts a merchant amount into the card's currency (fx.ts); undefined when no rate exists. */
 export type Converter = (
@@ -50,6 +56,22 @@ export interface ProcessingContext {
   readonly ids: IdGenerator;
   readonly vault: Keyring;
   readonly convert: Converter;
+  /** The programmes' real-time decision endpoints (delivery implements it); absent: the engine decides alone. */
+  readonly programDecisions?: ProgramDecisions;
+}
+
+/** A programme's verdict, asked for outside any transaction, and the authorization id the programme was shown. */
+export interface AskedProgram {
+  readonly id: string;
+  readonly verdict: ProgramVerdict;
+}
+
+/** Rolls back a preview: the engine's decision, made to be shown to the programme, must leave nothing behind. */
+class PreviewRollback extends Error {
+  constructor(readonly payload: AuthorizationRequestPayload) {
+    super('preview rolled back');
+    this.name = 'PreviewRollback';
+  }
 }
 
 /** How the network (or the simulator) names a card: by id, or by number with what the cardholder typed. */
@@ -116,28 +138,29 @@ interface CardContext {
 }
 
 /** A card and the cardholder whose lock its authorizations take first. */
-interface CardOwner {
+export interface CardOwner {
   readonly cardId: string;
   readonly cardholderId: string;
+  readonly programId: string;
 }
 
 /** Finds the card and its cardholder: by id within the caller's programme, or by its number's blind index. */
-async function findCard(
-  tx: Transaction,
-  context: ProcessingContext,
-  request: AuthorizationRequest,
+export async function findCard(
+  tx: Queryable,
+  context: Pick<ProcessingContext, 'vault'>,
+  request: { readonly programId?: string | undefined; readonly card: CardReference },
 ): Promise<CardOwner> {
   if ('id' in request.card) {
-    const found = await tx.query<{ cardholder_id: string }>(
-      'SELECT cardholder_id FROM cards WHERE id = $1 AND ($2::text IS NULL OR program_id = $2)',
+    const found = await tx.query<{ cardholder_id: string; program_id: string }>(
+      'SELECT cardholder_id, program_id FROM cards WHERE id = $1 AND ($2::text IS NULL OR program_id = $2)',
       [request.card.id, request.programId ?? null],
     );
-    const cardholderId = found.rows[0]?.cardholder_id;
-    if (cardholderId === undefined) throw notFound('card', request.card.id, 'card_id');
-    return { cardId: request.card.id, cardholderId };
+    const row = found.rows[0];
+    if (row === undefined) throw notFound('card', request.card.id, 'card_id');
+    return { cardId: request.card.id, cardholderId: row.cardholder_id, programId: row.program_id };
   }
-  const found = await tx.query<{ id: string; cardholder_id: string }>(
-    'SELECT id, cardholder_id FROM cards WHERE pan_index = $1 AND ($2::text IS NULL OR program_id = $2)',
+  const found = await tx.query<{ id: string; cardholder_id: string; program_id: string }>(
+    'SELECT id, cardholder_id, program_id FROM cards WHERE pan_index = $1 AND ($2::text IS NULL OR program_id = $2)',
     [context.vault.blindIndex(request.card.pan, 'pan'), request.programId ?? null],
   );
   const row = found.rows[0];
@@ -145,7 +168,7 @@ async function findCard(
     // ISO 8583 answers this with 14; over HTTP an unknown card is a 404 like any unknown object.
     throw new LantauError('card_not_found', 'No card has this number', { status: 404, param: 'pan' });
   }
-  return { cardId: row.id, cardholderId: row.cardholder_id };
+  return { cardId: row.id, cardholderId: row.cardholder_id, programId: row.program_id };
 }
 
 /**
@@ -222,7 +245,7 @@ class CheckList {
       this.checks.push({ check, result: 'pass', ...(detail === undefined ? {} : { detail }) });
     } else {
       this.failed = result;
-      this.checks.push({ check, result: 'fail', detail: DECLINES[result].message });
+      this.checks.push({ check, result: 'fail', detail: detail ?? DECLINES[result].message });
     }
   }
 
@@ -281,23 +304,78 @@ function singleResult(results: Awaited<ReturnType<typeof submitTransfers>>): Tra
 }
 
 /**
- * The decision, end to end (DESIGN.md): card, expiry, CVV2, state, controls, conversion, limits, balance; then
- * the hold, the authorization and its event in one transaction. A well-formed request about a card that fails a
- * check is a decline, recorded like an approval; only malformed requests and unknown cards are errors.
+ * The decision, end to end (DESIGN.md): card, expiry, CVV2, state, controls, conversion, limits, the programme's
+ * own real-time decision when it has an endpoint, balance; then the hold, the authorization and its event in one
+ * transaction. A well-formed request about a card that fails a check is a decline, recorded like an approval; only
+ * malformed requests and unknown cards are errors.
  */
 export async function authorize(
   context: ProcessingContext,
   request: AuthorizationRequest,
 ): Promise<Authorization> {
-  return context.db.transaction((tx) => authorizeIn(tx, context, request));
+  const asked = await askProgram(context, request);
+  return context.db.transaction((tx) => authorizeIn(tx, context, request, asked));
 }
 
-/** `authorize` in the caller's transaction (an idempotent HTTP mutation, a batch). */
+/**
+ * When the card's programme has a real-time endpoint: decides as the engine would in a transaction that is rolled
+ * back (the hold and every lock released), then, with no transaction open, asks the programme and returns its
+ * verdict for `authorizeIn` to apply. Undefined when there is nothing to ask: no endpoint, a repeat, or a request
+ * the engine declines on its own checks.
+ */
+export async function askProgram(
+  context: ProcessingContext,
+  request: AuthorizationRequest,
+): Promise<AskedProgram | undefined> {
+  const decisions = context.programDecisions;
+  if (decisions === undefined) return undefined;
+  const owner = await findCard(context.db, context, request);
+  const endpoint = await decisions.endpointFor(owner.programId);
+  if (endpoint === undefined) return undefined;
+  let payload: AuthorizationRequestPayload;
+  try {
+    await context.db.transaction(async (tx) => {
+      const preview = await decideIn(tx, context, request, { preview: true });
+      if (preview.object !== 'authorization_request') return;
+      throw new PreviewRollback(preview);
+    });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof PreviewRollback)) throw error;
+    payload = error.payload;
+  }
+  const answer = await decisions.ask(endpoint, payload);
+  return { id: payload.id, verdict: verdictOf(endpoint, payload, answer) };
+}
+
+/**
+ * `authorize` in the caller's transaction (an idempotent HTTP mutation, a batch), applying the programme's
+ * verdict when `askProgram` asked for one first.
+ */
 export async function authorizeIn(
   tx: Transaction,
   context: ProcessingContext,
   request: AuthorizationRequest,
+  asked?: AskedProgram,
 ): Promise<Authorization> {
+  const decided = await decideIn(tx, context, request, asked === undefined ? {} : { asked });
+  if (decided.object !== 'authorization')
+    throw new Error('a decision that records nothing asked for no preview');
+  return decided;
+}
+
+interface DecideOptions {
+  /** Stop before recording an approval and return what the programme would be asked (the caller rolls back). */
+  readonly preview?: boolean;
+  readonly asked?: AskedProgram;
+}
+
+async function decideIn(
+  tx: Transaction,
+  context: ProcessingContext,
+  request: AuthorizationRequest,
+  options: DecideOptions,
+): Promise<Authorization | AuthorizationRequestPayload> {
   // An unknown currency is bad input, not a decline: no rate could ever exist for it (and conversion would throw).
   if (findCurrency(request.currency) === undefined) {
     throw invalidRequest(
@@ -330,7 +408,7 @@ export async function authorizeIn(
       }
     }
     const now = context.clock.now();
-    const id = context.ids('auth');
+    const id = options.asked?.id ?? context.ids('auth');
     const checks = new CheckList();
     const { merchant } = request;
 
@@ -422,6 +500,13 @@ export async function authorizeIn(
         : 'spending_limit_exceeded',
     );
 
+    const verdict = options.asked?.verdict;
+    if (verdict !== undefined) {
+      checks.run('program_decision', () => verdict.decline, verdict.detail);
+    }
+    // The programme may approve less than asked: the hold is what it approved (a partial approval, code 10).
+    const holdAmount = verdict?.amount === undefined ? amount : Math.min(amount, verdict.amount);
+
     // Written by the balance check below (TypeScript does not follow assignments made inside a callback).
     const outcome: { holdId: string | null; approvedAmount: number } = { holdId: null, approvedAmount: 0 };
     const timeoutSeconds = holdSeconds(card, merchant.mcc);
@@ -447,14 +532,14 @@ export async function authorizeIn(
       const short = (result: TransferResult) =>
         result.status === 'failed' &&
         (result.error === 'exceeds_credits' || result.error === 'overflows_balance');
-      let held = await hold(amount);
+      let held = await hold(holdAmount);
       if (short(held) && request.partialAllowed) {
         // A partial approval (code 10): hold what the wallet has, when it has anything.
         const account = await getAccount(tx, card.wallet.ledger_account_id);
         const available =
           account === undefined ? 0 : account.creditsPosted - account.debitsPosted - account.debitsPending;
         if (available <= 0) return 'insufficient_funds';
-        held = await hold(available);
+        held = await hold(Math.min(available, holdAmount));
       }
       if (held.status === 'failed') {
         if (short(held)) return 'insufficient_funds';
@@ -467,6 +552,27 @@ export async function authorizeIn(
 
     const { holdId, approvedAmount } = outcome;
     const declined = checks.failed;
+    if (options.preview === true && declined === undefined) {
+      return {
+        id,
+        object: 'authorization_request',
+        program_id: card.programId,
+        card_id: card.card.id,
+        cardholder_id: card.card.cardholder_id,
+        account_id: card.card.account_id,
+        amount: approvedAmount,
+        requested_amount: amount,
+        currency: card.card.currency,
+        merchant_amount: request.amount,
+        merchant_currency: request.currency,
+        fx_rate: converted?.rate ?? null,
+        merchant,
+        entry_mode: request.entryMode,
+        partial_allowed: request.partialAllowed,
+        checks: checks.checks,
+        created: now.toISOString(),
+      };
+    }
     const approved = declined === undefined;
     const responseCode = !approved
       ? DECLINES[declined].code
@@ -482,9 +588,10 @@ export async function authorizeIn(
         `INSERT INTO authorizations (id, program_id, card_id, cardholder_id, account_id, status, approved, response_code,
          decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
          merchant_currency, fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode,
-         partial_allowed, network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history)
+         partial_allowed, network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history,
+         program_decision)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16::numeric, $17, $18,
-         $19::jsonb, $20, $21, $22, $23, $24, $25::text[], $26, $27::jsonb, $28, $28, $29::jsonb)
+         $19::jsonb, $20, $21, $22, $23, $24, $25::text[], $26, $27::jsonb, $28, $28, $29::jsonb, $30::jsonb)
        RETURNING ${AUTHORIZATION_COLUMNS}`,
         [
           id,
@@ -526,6 +633,7 @@ export async function authorizeIn(
               created: now.toISOString(),
             },
           ]),
+          verdict === undefined ? null : json(verdict.record),
         ],
       )
       .catch((error: unknown) => {

@@ -27,6 +27,15 @@ export const DECLINES = {
   fx_rate_unavailable: { code: '05', message: 'No exchange rate for this currency' },
   insufficient_funds: { code: '51', message: 'The account’s balance is too low' },
   authorization_not_pending: { code: '12', message: 'The authorization is no longer open' },
+  webhook_declined: { code: '05', message: 'The card programme declined the authorization' },
+  webhook_timeout: {
+    code: '05',
+    message: 'The card programme did not answer in time, and its stand-in is to decline',
+  },
+  webhook_error: {
+    code: '05',
+    message: 'The card programme’s answer could not be used, and its stand-in is to decline',
+  },
 } as const;
 
 export type DeclineReason = keyof typeof DECLINES;

@@ -5,6 +5,7 @@ import {
   expirePendingTransfers,
   flattenResults,
   submitTransfers,
+  type Transfer,
   type TransferCommand,
   type TransferResult,
 } from '../ledger/index.js';
@@ -26,7 +27,7 @@ import type { SpendingControls } from '../issuing/spending-controls.js';
  * Locks an authorization with its cardholder first (the order `authorize` uses), so an increment, a reversal and
  * a new authorization on the same cardholder never interleave.
  */
-async function lockAuthorization(
+export async function lockAuthorization(
   tx: Transaction,
   programId: string | undefined,
   id: string,
@@ -69,7 +70,7 @@ function assertOpen(row: AuthorizationRow, now: Date): void {
 }
 
 /** A merchant amount in the card's currency at the authorization's own rate, so later steps match the first. */
-function inCardCurrency(row: AuthorizationRow, merchantAmount: number): number {
+export function inCardCurrency(row: AuthorizationRow, merchantAmount: number): number {
   if (row.fx_rate === null || row.merchant_currency === row.currency) return merchantAmount;
   try {
     return convertAmount({
@@ -295,11 +296,11 @@ export async function incrementAuthorizationIn(
 }
 
 /** A later hold of an authorization expires with the first: the time the authorization has left, at least 1 s. */
-function secondsLeft(row: AuthorizationRow, now: Date): number {
+export function secondsLeft(row: AuthorizationRow, now: Date): number {
   return Math.max(1, Math.ceil(((row.expires_at?.getTime() ?? now.getTime()) - now.getTime()) / 1000));
 }
 
-async function walletLedgerAccount(tx: Transaction, walletId: string): Promise<string> {
+export async function walletLedgerAccount(tx: Transaction, walletId: string): Promise<string> {
   const found = await tx.query<{ ledger_account_id: string }>(
     'SELECT ledger_account_id FROM wallets WHERE id = $1',
     [walletId],
@@ -443,42 +444,71 @@ export async function expireAuthorizationIn(
 export async function expireAuthorizations(context: ProcessingContext, limit = 500): Promise<number> {
   return context.db.transaction(async (tx) => {
     const holds = await expirePendingTransfers(tx, context.clock.now(), limit);
-    const byAuthorization = new Map<string, string[]>();
-    for (const hold of holds) {
-      // Only the engine's holds: they name their authorization in `reference`.
-      const reference = hold.code === 'authorization_hold' ? hold.reference : null;
-      if (reference === null) continue;
-      byAuthorization.set(reference, [...(byAuthorization.get(reference) ?? []), hold.id]);
-    }
-    for (const [authorizationId, expiredHolds] of [...byAuthorization.entries()].sort(([a], [b]) =>
-      a < b ? -1 : 1,
-    )) {
-      const locked = await tx.query<AuthorizationRow>(
-        `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = $1 FOR UPDATE`,
-        [authorizationId],
-      );
-      const row = locked.rows[0];
-      if (row?.status !== 'pending') continue;
-      const open = row.hold_ids.filter((holdId) => !expiredHolds.includes(holdId));
-      const released = holds
-        .filter((hold) => expiredHolds.includes(hold.id))
-        .reduce((sum, hold) => sum + hold.amount, 0);
-      await recordUpdate(tx, context, row, {
-        kind: 'expiry',
-        requested: released,
-        amount: released,
-        approved: true,
-        responseCode: APPROVED,
-        declineReason: null,
-        networkKey: null,
-      });
-      await saveAuthorization(tx, context, row.id, {
-        status: open.length === 0 ? 'expired' : 'pending',
-        amount: Math.max(0, row.amount - released),
-        approvedAmount: row.approved_amount,
-        holdIds: open,
-      });
-    }
+    await recordExpiredHolds(tx, context, holds);
     return holds.length;
   });
+}
+
+/**
+ * Releases an authorization's holds whose time has passed but which the job has not swept yet, so what follows
+ * (a clearing) sees the wallet as it really stands. Returns the authorization as it is afterwards.
+ */
+export async function releaseLapsedHolds(
+  tx: Transaction,
+  context: ProcessingContext,
+  row: AuthorizationRow,
+): Promise<AuthorizationRow> {
+  if (row.status !== 'pending' || row.hold_ids.length === 0) return row;
+  const holds = await expirePendingTransfers(tx, context.clock.now(), 1_000, row.hold_ids);
+  if (holds.length === 0) return row;
+  await recordExpiredHolds(tx, context, holds);
+  const again = await tx.query<AuthorizationRow>(
+    `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = $1`,
+    [row.id],
+  );
+  return again.rows[0] ?? row;
+}
+
+/** Each authorization whose holds expired records the expiry; one whose last hold expired becomes `expired`. */
+async function recordExpiredHolds(
+  tx: Transaction,
+  context: ProcessingContext,
+  holds: readonly Transfer[],
+): Promise<void> {
+  const byAuthorization = new Map<string, string[]>();
+  for (const hold of holds) {
+    // Only the engine's holds: they name their authorization in `reference`.
+    const reference = hold.code === 'authorization_hold' ? hold.reference : null;
+    if (reference === null) continue;
+    byAuthorization.set(reference, [...(byAuthorization.get(reference) ?? []), hold.id]);
+  }
+  for (const [authorizationId, expiredHolds] of [...byAuthorization.entries()].sort(([a], [b]) =>
+    a < b ? -1 : 1,
+  )) {
+    const locked = await tx.query<AuthorizationRow>(
+      `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations WHERE id = $1 FOR UPDATE`,
+      [authorizationId],
+    );
+    const row = locked.rows[0];
+    if (row?.status !== 'pending') continue;
+    const open = row.hold_ids.filter((holdId) => !expiredHolds.includes(holdId));
+    const released = holds
+      .filter((hold) => expiredHolds.includes(hold.id))
+      .reduce((sum, hold) => sum + hold.amount, 0);
+    await recordUpdate(tx, context, row, {
+      kind: 'expiry',
+      requested: released,
+      amount: released,
+      approved: true,
+      responseCode: APPROVED,
+      declineReason: null,
+      networkKey: null,
+    });
+    await saveAuthorization(tx, context, row.id, {
+      status: open.length === 0 ? 'expired' : 'pending',
+      amount: Math.max(0, row.amount - released),
+      approvedAmount: row.approved_amount,
+      holdIds: open,
+    });
+  }
 }

@@ -4,10 +4,20 @@ import type { Database } from '../../platform/db/database.js';
 import { migrate, migrationStatus } from '../../platform/db/migrate.js';
 import { openDatabase } from '../../platform/db/open.js';
 import { verifyLedger } from '../../ledger/index.js';
+import { systemClock } from '../../platform/clock.js';
+import { createIdGenerator } from '../../platform/ids.js';
+import {
+  runSettlement,
+  settleDue,
+  type Settlement,
+  type SettlementContext,
+} from '../../processing/settlement.js';
+import { getProgram } from '../../issuing/programs.js';
 import { verifyAuditChain } from '../../records/audit.js';
 import { serve } from './serve.js';
 import { loadSettings } from './settings.js';
 import { registerKeyCommands } from './keys.js';
+import { registerClearingCommands } from './clearing.js';
 
 function orExit<T>(load: () => T): T {
   try {
@@ -105,6 +115,7 @@ audit
   });
 
 registerKeyCommands(program, () => orExit(() => loadSettings()));
+registerClearingCommands(program, () => orExit(() => loadSettings()));
 
 const ledger = program.command('ledger').description('the double-entry ledger');
 ledger
@@ -127,6 +138,61 @@ ledger
       console.log(`ledger has ${report.problems.length} problem(s):`);
       for (const problem of report.problems) console.log(`  ${problem.subject}: ${problem.problem}`);
       process.exitCode = 1;
+    });
+  });
+
+const SETTLEMENT_ACTOR = { actor: { type: 'cli' as const, id: 'lantau settlement' } };
+
+function describeSettlement(settlement: Settlement): string {
+  return `${settlement.id} ${settlement.program_id} ${settlement.currency} ${settlement.settlement_date}: captures ${settlement.capture_count}/${settlement.capture_amount}, refunds ${settlement.refund_count}/${settlement.refund_amount}, force posts ${settlement.force_post_count}/${settlement.force_post_amount}, shortfall ${settlement.shortfall_amount}, net ${settlement.net_amount} (reconciled with the ledger)`;
+}
+
+const settlement = program.command('settlement').description('daily settlement per programme and currency');
+settlement
+  .command('run')
+  .description(
+    'settle every ended local day not yet settled (what the server does each minute); with --date, that day only. Exits 1 if any day fails',
+  )
+  .option('--program <id>', 'only this programme')
+  .option('--currency <code>', 'only this currency')
+  .option('--date <YYYY-MM-DD>', 'settle this local day (needs --program)')
+  .action(async (options: { program?: string; currency?: string; date?: string }) => {
+    if (options.date !== undefined && options.program === undefined) {
+      console.error('--date needs --program: days are local to a programme’s time zone');
+      process.exitCode = 2;
+      return;
+    }
+    await withDatabase(async (db) => {
+      const context: SettlementContext = { db, clock: systemClock, ids: createIdGenerator(systemClock) };
+      if (options.program !== undefined && options.date !== undefined) {
+        const programId = options.program;
+        const date = options.date;
+        const currencies =
+          options.currency === undefined ? (await getProgram(db, programId)).currencies : [options.currency];
+        for (const currency of currencies) {
+          console.log(
+            describeSettlement(await runSettlement(context, { programId, currency, date }, SETTLEMENT_ACTOR)),
+          );
+        }
+        return;
+      }
+      const result = await settleDue(
+        context,
+        {
+          ...(options.program === undefined ? {} : { programId: options.program }),
+          ...(options.currency === undefined ? {} : { currency: options.currency }),
+        },
+        SETTLEMENT_ACTOR,
+      );
+      for (const made of result.settled) console.log(describeSettlement(made));
+      for (const failure of result.failed) {
+        console.log(
+          `FAILED ${failure.programId} ${failure.currency} ${failure.date}: ${failure.code}: ${failure.message}`,
+        );
+      }
+      if (result.settled.length === 0 && result.failed.length === 0) console.log('nothing to settle');
+      if (result.more) console.log('more days are due: run again');
+      if (result.failed.length > 0) process.exitCode = 1;
     });
   });
 

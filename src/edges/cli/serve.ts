@@ -8,17 +8,26 @@ import { openDatabase } from '../../platform/db/open.js';
 import { purgeIdempotencyKeys } from '../../platform/http/idempotency.js';
 import { convertForCard } from '../../processing/fx.js';
 import { expireAuthorizations } from '../../processing/lifecycle.js';
+import { settleDue } from '../../processing/settlement.js';
+import { createWebhookMetrics } from '../../delivery/webhooks/dispatcher.js';
+import { runWebhookRound } from '../../delivery/webhooks/worker.js';
 import { createIdGenerator } from '../../platform/ids.js';
 import { createLogger } from '../../platform/logger.js';
 import { createMetrics } from '../../platform/metrics.js';
 import type { Settings } from './settings.js';
 import { openVault } from './vault.js';
+import type { NatsConfig } from '../../platform/config.js';
+import { StreamPublisher, startStreamPublishing } from '../../delivery/stream.js';
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 /** Holds are released within seconds of their timeout; a backlog is worked off in bounded rounds. */
 const EXPIRY_INTERVAL_MS = 5_000;
 const EXPIRY_BATCH = 500;
 const EXPIRY_ROUNDS_MAX = 20;
+/** Each programme's day is settled within a minute of its local midnight. */
+const SETTLEMENT_INTERVAL_MS = 60_000;
+/** Webhooks go out within about a second of their event; each round is bounded (src/delivery/webhooks/worker.ts). */
+const WEBHOOK_INTERVAL_MS = 1_000;
 
 export interface RunningServer {
   readonly url: string;
@@ -87,6 +96,61 @@ export async function serve(
   }, EXPIRY_INTERVAL_MS);
   expiry.unref();
 
+  // Daily settlement: every ended local day of every programme and currency, in order; one failing day is logged
+  // and retried next round while the others go on.
+  let settling = false;
+  const settlement = setInterval(() => {
+    if (settling) return;
+    settling = true;
+    settleDue(processing)
+      .then(
+        (result) => {
+          for (const made of result.settled) {
+            logger.info(
+              {
+                settlement: made.id,
+                program: made.program_id,
+                currency: made.currency,
+                date: made.settlement_date,
+              },
+              'day settled',
+            );
+          }
+          for (const failure of result.failed) logger.error({ failure }, 'settlement failed');
+        },
+        (error: unknown) => logger.error({ err: error }, 'settlement run failed'),
+      )
+      .finally(() => {
+        settling = false;
+      });
+  }, SETTLEMENT_INTERVAL_MS);
+  settlement.unref();
+
+  // Webhooks: fan new outbox events out to endpoints, then send what is due, every second and never two rounds at
+  // once. Stopping ends the round after its current batch, so shutdown waits at most one request timeout.
+  const webhookContext = { db, clock, ids, vault: vault.keyring, metrics: createWebhookMetrics(metrics) };
+  const webhookStop = new AbortController();
+  let webhookRound: Promise<void> | undefined;
+  const webhooks = setInterval(() => {
+    if (webhookRound !== undefined) return;
+    webhookRound = runWebhookRound(webhookContext, { signal: webhookStop.signal })
+      .then(
+        (round) => {
+          if (round.attempted > 0) logger.debug(round, 'webhooks sent');
+        },
+        (error: unknown) => logger.error({ err: error }, 'webhook delivery failed'),
+      )
+      .finally(() => {
+        webhookRound = undefined;
+      });
+  }, WEBHOOK_INTERVAL_MS);
+  webhooks.unref();
+  const stopWebhooks = async () => {
+    clearInterval(webhooks);
+    webhookStop.abort();
+    await webhookRound;
+  };
+
   const purge = setInterval(() => {
     purgeIdempotencyKeys(db, clock).then(
       (count) => count > 0 && logger.info({ count }, 'expired idempotency keys purged'),
@@ -94,6 +158,14 @@ export async function serve(
     );
   }, PURGE_INTERVAL_MS);
   purge.unref();
+
+  // NATS_URL: every outbox event is also published to NATS JetStream. A NATS that is down is retried in the
+  // background; the API serves regardless, and the outbox keeps every event until it is published.
+  const nats = config.nats;
+  const streaming =
+    nats === undefined
+      ? undefined
+      : startStreamPublishing(new StreamPublisher(db, { clock }, { ...nats, metrics, logger }), { logger });
 
   banner([
     `Lantau is running on ${db.backend === 'pglite' ? `the embedded database in ${config.dataDir}` : 'PostgreSQL'}.`,
@@ -103,6 +175,7 @@ export async function serve(
       ? '  Operator key: as set in LANTAU_OPERATOR_KEY, or as printed on first start.'
       : `  Operator key (shown once, keep it safe): ${generated}`,
     ...sandboxBanner(sandbox),
+    ...streamBanner(config.nats),
     'Ready.',
   ]);
 
@@ -111,11 +184,14 @@ export async function serve(
     stopping ??= (async () => {
       clearInterval(purge);
       clearInterval(expiry);
+      clearInterval(settlement);
+      await stopWebhooks();
       const timeout = new Promise<'timeout'>((resolve) =>
         setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),
       );
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn('in-flight requests did not finish before the shutdown timeout');
+      await streaming?.stop();
       await vault.close();
       await db.close();
       logger.info('stopped');
@@ -133,4 +209,9 @@ function sandboxBanner(sandbox: SandboxState | undefined): string[] {
       ? '  Sandbox key: as set in LANTAU_SANDBOX_SECRET_KEY, or as printed on first start.'
       : `  Sandbox key (shown once; set LANTAU_SANDBOX_SECRET_KEY to fix it): ${sandbox.generatedKey}`,
   ];
+}
+
+function streamBanner(nats: NatsConfig | undefined): string[] {
+  if (nats === undefined) return [];
+  return [`  Events:   also published to NATS JetStream ${nats.servers.join(',')} (stream ${nats.stream})`];
 }

@@ -1,6 +1,8 @@
 import type { Clock } from '../../platform/clock.js';
 import { CARDHOLDER_PII_COLUMN } from '../../issuing/cardholders.js';
 import { CARD_PAN_COLUMN } from '../../issuing/cards.js';
+import { AUTHORIZATION_ENDPOINT_SECRET_COLUMN } from '../../delivery/authorization-endpoint.js';
+import { WEBHOOK_PREVIOUS_SECRET_COLUMN, WEBHOOK_SECRET_COLUMN } from '../../delivery/webhooks/endpoints.js';
 import type { Database } from '../../platform/db/database.js';
 import type { IdGenerator } from '../../platform/ids.js';
 import { appendAudit, type AuditActor } from '../../records/audit.js';
@@ -20,7 +22,13 @@ export interface OpenVault {
  * vault's own CVK column is always registered; the other parts' columns join here as they arrive.
  */
 export function encryptedColumns(): EncryptedColumnRegistry {
-  return new EncryptedColumnRegistry([CARDHOLDER_PII_COLUMN, CARD_PAN_COLUMN]);
+  return new EncryptedColumnRegistry([
+    CARDHOLDER_PII_COLUMN,
+    CARD_PAN_COLUMN,
+    WEBHOOK_SECRET_COLUMN,
+    AUTHORIZATION_ENDPOINT_SECRET_COLUMN,
+    WEBHOOK_PREVIOUS_SECRET_COLUMN,
+  ]);
 }
 
 /**

@@ -5,12 +5,20 @@ import { AccountMovementSchema, AccountSchema, registerAccountRoutes } from './r
 import { CardholderSchema, registerCardholderRoutes } from './routes/cardholders.js';
 import { convertForCard } from '../../processing/fx.js';
 import { AuthorizationSchema, registerAuthorizationRoutes } from './routes/authorizations.js';
+import { TransactionSchema, registerTransactionRoutes } from './routes/transactions.js';
+import {
+  AuthorizationEndpointSchema,
+  registerAuthorizationEndpointRoutes,
+} from './routes/authorization-endpoint.js';
+import { httpProgramDecisions } from '../../delivery/authorization-endpoint.js';
 import { EventSchema, registerEventRoutes } from './routes/events.js';
 import { FxRateSchema, registerFxRateRoutes } from './routes/fx-rates.js';
 import { registerOperationsRoutes } from './routes/operations.js';
 import { OperatorUserSchema, registerOperatorUserRoutes } from './routes/operator-users.js';
 import { ApiKeySchema, ProgramSchema, registerProgramRoutes } from './routes/programs.js';
 import { registerRevealPage } from './routes/reveal-page.js';
+import { SettlementSchema, registerSettlementRoutes } from './routes/settlements.js';
+import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
 export interface ApiOptions {
   /** Where this API is reached from outside (LANTAU_PUBLIC_URL), for links such as card reveal pages. */
@@ -31,6 +39,9 @@ export async function buildApi(
     OperatorUserSchema,
     FxRateSchema,
     AuthorizationSchema,
+    TransactionSchema,
+    SettlementSchema,
+    AuthorizationEndpointSchema,
     ...cardSchemas,
   ]) {
     app.addSchema(schema);
@@ -45,6 +56,11 @@ export async function buildApi(
   registerCardRoutes(app, issuing, options);
   registerRevealPage(app, issuing);
   registerFxRateRoutes(app, issuing);
-  registerAuthorizationRoutes(app, { ...issuing, convert: convertForCard });
+  const processing = { ...issuing, convert: convertForCard, programDecisions: httpProgramDecisions(issuing) };
+  registerAuthorizationRoutes(app, processing);
+  registerTransactionRoutes(app, processing);
+  registerSettlementRoutes(app, processing);
+  registerAuthorizationEndpointRoutes(app, issuing);
+  registerWebhookEndpointRoutes(app, issuing);
   return app;
 }

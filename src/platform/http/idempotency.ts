@@ -52,8 +52,14 @@ export async function runMutation(
   request: MutationRequest,
   status: number,
   work: (tx: Transaction) => Promise<unknown>,
+  /**
+   * Work that must happen outside the transaction, before it (asking a programme's real-time endpoint): skipped
+   * when the key already has an answer, so a retried request does not ask again.
+   */
+  prepare?: () => Promise<void>,
 ): Promise<MutationResult> {
   if (request.idempotencyKey === undefined) {
+    await prepare?.();
     return { status, body: await db.transaction(work), replayed: false };
   }
   const key = request.idempotencyKey;
@@ -67,6 +73,14 @@ export async function runMutation(
     );
   }
   const hash = fingerprint(request);
+  if (prepare !== undefined) {
+    const seen = await db.query('SELECT 1 FROM idempotency_keys WHERE principal_id = $1 AND key = $2', [
+      request.principalId,
+      key,
+    ]);
+    if (seen.rows.length > 0) return replay(db, request, hash);
+    await prepare();
+  }
   const claim = (tx: Transaction, answerStatus: number, answerBody: unknown) =>
     tx.query(
       `INSERT INTO idempotency_keys

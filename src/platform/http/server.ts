@@ -25,7 +25,12 @@ declare module 'fastify' {
      * Runs a state change in one transaction under the request's `Idempotency-Key` (DESIGN.md), sets the status,
      * and returns the body to send: the first answer again when the key was seen with the same request.
      */
-    mutate<T>(status: number, work: (tx: Transaction) => Promise<T>): Promise<T | ErrorPayload>;
+    mutate<T>(
+      status: number,
+      work: (tx: Transaction) => Promise<T>,
+      /** Runs first, outside any transaction, unless the key already has an answer (see runMutation). */
+      prepare?: () => Promise<void>,
+    ): Promise<T | ErrorPayload>;
   }
   interface FastifyContextConfig {
     auth?: RouteAccess;
@@ -112,7 +117,7 @@ export async function createHttpServer(deps: HttpDependencies): Promise<LantauAp
   app.decorateRequest('principal', undefined);
   app.decorateReply('mutate', async function <
     T,
-  >(this: FastifyReply, status: number, work: (tx: Transaction) => Promise<T>) {
+  >(this: FastifyReply, status: number, work: (tx: Transaction) => Promise<T>, prepare?: () => Promise<void>) {
     const key = this.request.headers['idempotency-key'];
     const result = await runMutation(
       deps.db,
@@ -127,6 +132,7 @@ export async function createHttpServer(deps: HttpDependencies): Promise<LantauAp
       },
       status,
       work,
+      prepare,
     );
     if (result.replayed) void this.header('idempotent-replayed', 'true');
     void this.code(result.status);

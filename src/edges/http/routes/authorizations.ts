@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { LantauError } from '../../../platform/errors.js';
 import { ListFilters, listPage, timeQuery } from '../../../platform/http/pagination.js';
 import {
@@ -15,8 +15,15 @@ import {
   ENTRY_MODES,
   authorizationFromRow,
   getAuthorization,
+  type Merchant,
 } from '../../../processing/authorizations.js';
-import { authorizeIn, type ProcessingContext } from '../../../processing/authorize.js';
+import {
+  askProgram,
+  authorizeIn,
+  type AskedProgram,
+  type AuthorizationRequest,
+  type ProcessingContext,
+} from '../../../processing/authorize.js';
 import {
   expireAuthorizationIn,
   incrementAuthorizationIn,
@@ -26,15 +33,15 @@ import { programKeyOf, programScopeOf } from '../actor.js';
 
 const STATUSES = ['pending', 'closed', 'reversed', 'expired', 'declined'] as const;
 const Amount = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Minor units' });
-const PositiveAmount = Type.Integer({
+export const PositiveAmount = Type.Integer({
   minimum: 1,
   maximum: Number.MAX_SAFE_INTEGER,
   description: 'Minor units',
 });
-const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217' });
+export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217' });
 const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
 
-const MerchantSchema = Type.Object(
+export const MerchantSchema = Type.Object(
   {
     name: Text(100),
     mcc: Type.String({ pattern: '^[0-9]{4}$' }),
@@ -105,6 +112,17 @@ export const AuthorizationSchema = Type.Object(
       }),
       { description: 'Every request this authorization answered, in order, each with its own answer' },
     ),
+    cleared_amount: Type.Integer({ description: 'Captured so far, card currency' }),
+    program_decision: Type.Union([
+      Type.Object({
+        outcome: StringEnum(['approved', 'declined', 'webhook_timeout', 'webhook_error'] as const),
+        amount: Type.Union([Type.Integer(), Type.Null()]),
+        stand_in: Type.Union([StringEnum(['approve', 'decline'] as const), Type.Null()]),
+        latency_ms: Type.Integer(),
+        error: Type.Union([Type.String(), Type.Null()]),
+      }),
+      Type.Null(),
+    ]),
     created: Type.String({ format: 'date-time' }),
     updated: Type.String({ format: 'date-time' }),
   },
@@ -145,7 +163,7 @@ const ListQuery = Type.Object(
 );
 
 /** The simulator is for sandbox programmes, as Lithic's and Stripe's test helpers are for test mode. */
-function sandboxProgram(request: FastifyRequest): string {
+export function sandboxProgram(request: FastifyRequest): string {
   const principal = programKeyOf(request);
   if (principal.mode !== 'sandbox') {
     throw new LantauError('sandbox_only', 'The simulator works on sandbox programmes only', {
@@ -154,6 +172,18 @@ function sandboxProgram(request: FastifyRequest): string {
     });
   }
   return principal.programId;
+}
+
+/** A merchant as the engine records it: every field present, absent ones null. */
+export function merchantFromBody(merchant: Static<typeof MerchantSchema>): Merchant {
+  return {
+    name: merchant.name,
+    mcc: merchant.mcc,
+    country: merchant.country ?? null,
+    city: merchant.city ?? null,
+    acceptor_id: merchant.acceptor_id ?? null,
+    acquirer_id: merchant.acquirer_id ?? null,
+  };
 }
 
 export function registerAuthorizationRoutes(app: LantauApp, context: ProcessingContext): void {
@@ -180,42 +210,42 @@ export function registerAuthorizationRoutes(app: LantauApp, context: ProcessingC
           },
         );
       }
-      const merchant = {
-        name: body.merchant.name,
-        mcc: body.merchant.mcc,
-        country: body.merchant.country ?? null,
-        city: body.merchant.city ?? null,
-        acceptor_id: body.merchant.acceptor_id ?? null,
-        acquirer_id: body.merchant.acquirer_id ?? null,
-      };
-      return reply.mutate(201, (tx) =>
-        authorizeIn(tx, context, {
-          programId,
-          card:
-            body.card_id !== undefined
-              ? { id: body.card_id }
-              : {
-                  pan: body.pan ?? '',
-                  ...(body.exp_month === undefined ? {} : { expMonth: body.exp_month }),
-                  ...(body.exp_year === undefined ? {} : { expYear: body.exp_year }),
-                  ...(body.cvv2 === undefined ? {} : { cvv2: body.cvv2 }),
-                },
-          amount: body.amount,
-          currency: body.currency,
-          merchant,
-          entryMode: body.entry_mode ?? 'ecommerce',
-          partialAllowed: body.partial_allowed ?? false,
-          ...(body.network === undefined
-            ? {}
+      const merchant = merchantFromBody(body.merchant);
+      const decision: AuthorizationRequest = {
+        programId,
+        card:
+          body.card_id !== undefined
+            ? { id: body.card_id }
             : {
-                network: {
-                  acquirerId: merchant.acquirer_id ?? '',
-                  stan: body.network.stan,
-                  rrn: body.network.rrn,
-                  transmissionTime: body.network.transmission_time,
-                },
-              }),
-        }),
+                pan: body.pan ?? '',
+                ...(body.exp_month === undefined ? {} : { expMonth: body.exp_month }),
+                ...(body.exp_year === undefined ? {} : { expYear: body.exp_year }),
+                ...(body.cvv2 === undefined ? {} : { cvv2: body.cvv2 }),
+              },
+        amount: body.amount,
+        currency: body.currency,
+        merchant,
+        entryMode: body.entry_mode ?? 'ecommerce',
+        partialAllowed: body.partial_allowed ?? false,
+        ...(body.network === undefined
+          ? {}
+          : {
+              network: {
+                acquirerId: merchant.acquirer_id ?? '',
+                stan: body.network.stan,
+                rrn: body.network.rrn,
+                transmissionTime: body.network.transmission_time,
+              },
+            }),
+      };
+      // The programme's endpoint is asked before the transaction opens, and not again for a replayed key.
+      let asked: AskedProgram | undefined;
+      return reply.mutate(
+        201,
+        (tx) => authorizeIn(tx, context, decision, asked),
+        async () => {
+          asked = await askProgram(context, decision);
+        },
       );
     },
   );
