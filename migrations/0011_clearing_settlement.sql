@@ -30,13 +30,15 @@ CREATE TABLE transactions (
   -- cleared_without_open_hold, shortfall.
   flags             text[] NOT NULL DEFAULT '{}',
   source            text NOT NULL CHECK (source IN ('api', 'file')),
-  -- The presenter's identity of the record (a clearing file's record id): a second presentment is a repeat.
-  clearing_key      text UNIQUE,
+  -- The presenter's identity of the record (a clearing file's record id), unique within the programme: a second
+  -- presentment is a repeat.
+  clearing_key      text,
   transfer_ids      text[] NOT NULL,
   settlement_id     text COLLATE "C",
   created_at        timestamptz NOT NULL,
   CHECK (amount = wallet_amount + shortfall_amount),
-  CHECK (type <> 'refund' OR shortfall_amount = 0)
+  CHECK (type <> 'refund' OR shortfall_amount = 0),
+  UNIQUE (program_id, clearing_key)
 );
 CREATE INDEX transactions_program ON transactions (program_id, id);
 CREATE INDEX transactions_card ON transactions (card_id, id);

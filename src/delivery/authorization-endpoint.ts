@@ -160,6 +160,20 @@ export async function getAuthorizationEndpoint(
   return endpointFromRow(row);
 }
 
+/** The current signing secret, for an idempotent replay of the PUT that set it. */
+export async function authorizationEndpointSecret(
+  context: Pick<AuthorizationEndpointContext, 'db' | 'vault'>,
+  programId: string,
+): Promise<string> {
+  const found = await context.db.query<Pick<EndpointRow, 'secret_encrypted'>>(
+    'SELECT secret_encrypted FROM authorization_endpoints WHERE program_id = $1',
+    [programId],
+  );
+  const row = found.rows[0];
+  if (row === undefined) throw notFound('authorization endpoint', programId);
+  return (await context.vault.decrypt(row.secret_encrypted, aad(programId))).toString('utf8');
+}
+
 export async function deleteAuthorizationEndpoint(
   tx: Transaction,
   context: AuthorizationEndpointContext,

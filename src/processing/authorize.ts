@@ -60,11 +60,14 @@ export interface ProcessingContext {
   readonly programDecisions?: ProgramDecisions;
 }
 
-/** A programme's verdict, asked for outside any transaction, and the authorization id the programme was shown. */
-export interface AskedProgram {
-  readonly id: string;
-  readonly verdict: ProgramVerdict;
-}
+/**
+ * What happened before the transaction that records the decision: the programme's verdict with the authorization id
+ * it was shown, or the decision itself when the engine could take it without asking (a decline on its own checks,
+ * or a network repeat), already recorded.
+ */
+export type AskedProgram =
+  | { readonly kind: 'asked'; readonly id: string; readonly verdict: ProgramVerdict }
+  | { readonly kind: 'decided'; readonly authorization: Authorization };
 
 /** Rolls back a preview: the engine's decision, made to be shown to the programme, must leave nothing behind. */
 class PreviewRollback extends Error {
@@ -320,8 +323,8 @@ export async function authorize(
 /**
  * When the card's programme has a real-time endpoint: decides as the engine would in a transaction that is rolled
  * back (the hold and every lock released), then, with no transaction open, asks the programme and returns its
- * verdict for `authorizeIn` to apply. Undefined when there is nothing to ask: no endpoint, a repeat, or a request
- * the engine declines on its own checks.
+ * verdict for `authorizeIn` to apply. A request the engine declines on its own checks, or a repeat, is answered
+ * there and then (`decided`). Undefined when the programme has no endpoint.
  */
 export async function askProgram(
   context: ProcessingContext,
@@ -334,18 +337,20 @@ export async function askProgram(
   if (endpoint === undefined) return undefined;
   let payload: AuthorizationRequestPayload;
   try {
-    await context.db.transaction(async (tx) => {
+    // A decline on the engine's own checks (or a repeat) is the answer: it commits here and is never decided twice.
+    // An approval is rolled back, to be decided again with the programme's verdict.
+    const decided = await context.db.transaction(async (tx) => {
       const preview = await decideIn(tx, context, request, { preview: true });
-      if (preview.object !== 'authorization_request') return;
-      throw new PreviewRollback(preview);
+      if (preview.object === 'authorization_request') throw new PreviewRollback(preview);
+      return preview;
     });
-    return undefined;
+    return { kind: 'decided', authorization: decided };
   } catch (error) {
     if (!(error instanceof PreviewRollback)) throw error;
     payload = error.payload;
   }
   const answer = await decisions.ask(endpoint, payload);
-  return { id: payload.id, verdict: verdictOf(endpoint, payload, answer) };
+  return { kind: 'asked', id: payload.id, verdict: verdictOf(endpoint, payload, answer) };
 }
 
 /**
@@ -358,7 +363,12 @@ export async function authorizeIn(
   request: AuthorizationRequest,
   asked?: AskedProgram,
 ): Promise<Authorization> {
-  const decided = await decideIn(tx, context, request, asked === undefined ? {} : { asked });
+  if (asked === undefined) return recorded(await decideIn(tx, context, request, {}));
+  if (asked.kind === 'decided') return asked.authorization;
+  return recorded(await decideIn(tx, context, request, { asked }));
+}
+
+function recorded(decided: Authorization | AuthorizationRequestPayload): Authorization {
   if (decided.object !== 'authorization')
     throw new Error('a decision that records nothing asked for no preview');
   return decided;
@@ -367,7 +377,7 @@ export async function authorizeIn(
 interface DecideOptions {
   /** Stop before recording an approval and return what the programme would be asked (the caller rolls back). */
   readonly preview?: boolean;
-  readonly asked?: AskedProgram;
+  readonly asked?: Extract<AskedProgram, { kind: 'asked' }>;
 }
 
 async function decideIn(

@@ -289,6 +289,30 @@ describe('captures', () => {
     expect(wrong.json<{ error: Json }>().error.code).toBe('currency_mismatch');
   });
 
+  it('partial captures in the merchant’s currency cost together what the whole converts to', async () => {
+    await api.db.transaction((tx) =>
+      createFxRate(tx, api.issuing, { base: 'USD', quote: 'HKD', rate: '7.8', source: 'test' }, BY_TEST),
+    );
+    const { account, card } = await walletWithCard(1_000);
+    const auth = await post('/v1/simulate/authorizations', {
+      card_id: card,
+      amount: 3,
+      currency: 'USD',
+      merchant: SHOP,
+    });
+    expect(auth.amount).toBe(23); // 3 × 7.8 = 23.4
+    const clear = `/v1/simulate/authorizations/${String(auth.id)}/clear`;
+    const parts = [
+      await post(clear, { amount: 1, currency: 'USD', final: false }),
+      await post(clear, { amount: 1, currency: 'USD', final: false }),
+      await post(clear, { amount: 1, currency: 'USD' }),
+    ];
+    // Each cent alone would be 7.8 → 8, three of them 24: converted cumulatively they are 8, 8 and 7.
+    expect(parts.map((part) => part.amount)).toEqual([8, 8, 7]);
+    expect(parts.every((part) => (part.flags as string[]).length === 0)).toBe(true);
+    await expectWallet(account, { available: 977, pending: 0, posted: 977 });
+  });
+
   it('refuses to clear a declined authorization and changes nothing', async () => {
     const { account, card } = await walletWithCard(1_000);
     const declined = await post('/v1/simulate/authorizations', {

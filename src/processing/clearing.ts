@@ -88,18 +88,24 @@ function validatePresentment(input: Presentment): void {
 async function priorPresentment(
   tx: Transaction,
   input: Presentment,
-  expected: { readonly type: TransactionType; readonly cardId: string },
+  expected: {
+    readonly type: TransactionType;
+    readonly programId: string;
+    readonly cardId: string;
+    readonly authorizationId: string | null;
+  },
 ): Promise<CardTransaction | undefined> {
   if (input.clearingKey === undefined) return undefined;
   const found = await tx.query<TransactionRow>(
-    `SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE clearing_key = $1`,
-    [input.clearingKey],
+    `SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE program_id = $1 AND clearing_key = $2`,
+    [expected.programId, input.clearingKey],
   );
   const row = found.rows[0];
   if (row === undefined) return undefined;
   if (
     row.type !== expected.type ||
     row.card_id !== expected.cardId ||
+    row.authorization_id !== expected.authorizationId ||
     row.merchant_amount !== input.amount ||
     row.merchant_currency !== input.currency
   ) {
@@ -112,26 +118,48 @@ async function priorPresentment(
   return transactionFromRow(row);
 }
 
-/** An authorization's presentment in the card's currency, at the authorization's own rate when in the merchant's. */
-function authorizationAmount(row: AuthorizationRow, input: Presentment): number {
-  if (input.currency === row.currency) return input.amount;
-  if (input.currency === row.merchant_currency) return inCardCurrency(row, input.amount);
-  throw invalidRequest(
+function currencyMismatch(row: AuthorizationRow, input: Presentment): LantauError {
+  return invalidRequest(
     'currency_mismatch',
     `The authorization is in ${row.merchant_currency} (card ${row.currency}); ${input.currency} cannot clear it`,
     'currency',
   );
 }
 
+/** A refund of an authorization in the card's currency, at the authorization's own rate when in the merchant's. */
+function refundAmount(row: AuthorizationRow, input: Presentment): number {
+  if (input.currency === row.currency) return input.amount;
+  if (input.currency === row.merchant_currency) return inCardCurrency(row, input.amount);
+  throw currencyMismatch(row, input);
+}
+
 /**
- * Locks the wallet's ledger account and says what it can pay. Clearing is never declined, so what it cannot pay
- * must be known before posting: the lock keeps that true until the transaction commits. The wallet account sorts
- * before the programme's accounts (`acct_…` < `prog_…`), the order the ledger takes them in.
+ * An authorization's presentment in the card's currency, at the authorization's own rate when in the merchant's.
+ * Partial captures in the merchant's currency convert cumulatively (what all of them convert to, less what the
+ * earlier ones were charged), so rounding never makes the parts cost more than the whole.
  */
-async function lockWalletAccount(
+async function authorizationAmount(
   tx: Transaction,
-  walletId: string,
-): Promise<{ readonly accountId: string; readonly available: number }> {
+  row: AuthorizationRow,
+  input: Presentment,
+): Promise<number> {
+  if (input.currency === row.currency) return input.amount;
+  if (input.currency !== row.merchant_currency) throw currencyMismatch(row, input);
+  const prior = await tx.query<{ merchant: number; card: number }>(
+    `SELECT COALESCE(SUM(merchant_amount), 0)::bigint AS merchant, COALESCE(SUM(amount), 0)::bigint AS card
+     FROM transactions WHERE authorization_id = $1 AND type = 'capture' AND merchant_currency = $2`,
+    [row.id, input.currency],
+  );
+  const before = prior.rows[0] ?? { merchant: 0, card: 0 };
+  return Math.max(0, inCardCurrency(row, before.merchant + input.amount) - before.card);
+}
+
+/**
+ * Locks the wallet's ledger account. Clearing is never declined, so what the wallet cannot pay must be known before
+ * posting: the lock keeps `walletAvailable` true until the transaction commits. The wallet account sorts before the
+ * programme's accounts (`acct_…` < `prog_…`), the order the ledger takes them in.
+ */
+async function lockWalletAccount(tx: Transaction, walletId: string): Promise<string> {
   const locked = await tx.query<{ ledger_account_id: string }>(
     `SELECT w.ledger_account_id FROM wallets w JOIN ledger_accounts a ON a.id = w.ledger_account_id
      WHERE w.id = $1 FOR UPDATE OF a`,
@@ -139,12 +167,13 @@ async function lockWalletAccount(
   );
   const accountId = locked.rows[0]?.ledger_account_id;
   if (accountId === undefined) throw new Error(`wallet ${walletId} is missing`);
+  return accountId;
+}
+
+async function walletAvailable(tx: Transaction, accountId: string): Promise<number> {
   const account = await getAccount(tx, accountId);
   if (account === undefined) throw new Error(`ledger account ${accountId} is missing`);
-  return {
-    accountId,
-    available: Math.max(0, account.creditsPosted - account.debitsPosted - account.debitsPending),
-  };
+  return Math.max(0, account.creditsPosted - account.debitsPosted - account.debitsPending);
 }
 
 /**
@@ -193,22 +222,42 @@ function payToNetwork(input: {
 }
 
 /**
- * Posts a clearing's chain at one instant, read under the lock of the programme's card-settlement account: its
- * transfers and its transaction row carry that instant, and settlement reads its cut-off under the same lock
- * (settlement.ts), so no clearing is in flight across a cut-off being settled.
+ * Locks the programme's card-settlement account and reads the clearing's instant under that lock: its transfers
+ * and its transaction row carry that instant, and settlement reads its cut-off under the same lock
+ * (settlement.ts), so no clearing is in flight across a cut-off being settled. Taken after the wallet's lock, the
+ * order every writer takes accounts in (`acct_…` before `prog_…`).
  */
-async function post(
+async function clearingInstant(
   tx: Transaction,
   context: ProcessingContext,
   settlement: { readonly programId: string; readonly currency: string },
-  chain: TransferCommand[],
-): Promise<{ transferIds: string[]; at: Date }> {
+): Promise<Date> {
   await tx.query('SELECT 1 FROM ledger_accounts WHERE id = $1 FOR UPDATE', [
     programAccountId(settlement.programId, 'card_settlement', settlement.currency),
   ]);
-  const at = context.clock.now();
+  return context.clock.now();
+}
+
+/** Carries a serialization failure's SQLSTATE: a hold lapsed while this clearing ran, and a re-run releases it. */
+class HoldLapsed extends Error {
+  readonly code = '40001';
+  constructor() {
+    super('a hold lapsed while the clearing ran');
+    this.name = 'HoldLapsed';
+  }
+}
+
+async function post(
+  tx: Transaction,
+  at: Date,
+  chain: TransferCommand[],
+): Promise<{ transferIds: string[]; at: Date }> {
   if (chain.length === 0) return { transferIds: [], at };
   const results = flattenResults(await submitTransfers(tx, { now: () => at }, [chain]));
+  // A hold the expiry job had locked when the capture released its lapsed holds: re-run, and it is released then.
+  if (results.some((result) => result.status === 'failed' && result.error === 'pending_transfer_expired')) {
+    throw new HoldLapsed();
+  }
   // Under the wallet's lock, with what it can pay worked out first, every posting fits: a refusal is a bug.
   for (const result of results) {
     if (result.status === 'failed') throw new Error(`the ledger refused a clearing posting: ${result.error}`);
@@ -313,13 +362,26 @@ export async function captureAuthorizationIn(
 ): Promise<CardTransaction> {
   validatePresentment(input);
   let row = await lockAuthorization(tx, programId, authorizationId);
-  const prior = await priorPresentment(tx, input, { type: 'capture', cardId: row.card_id });
+  const prior = await priorPresentment(tx, input, {
+    type: 'capture',
+    programId: row.program_id,
+    cardId: row.card_id,
+    authorizationId: row.id,
+  });
   if (prior !== undefined) return prior;
   lockedAuthorizationIsDeclined(row);
-  const amount = authorizationAmount(row, input);
-  row = await releaseLapsedHolds(tx, context, row);
-  const now = context.clock.now();
-  const wallet = await lockWalletAccount(tx, row.account_id);
+  const walletAccountId = await lockWalletAccount(tx, row.account_id);
+  const now = await clearingInstant(tx, context, { programId: row.program_id, currency: row.currency });
+  row = await releaseLapsedHolds(tx, { ...context, clock: { now: () => now } }, row);
+  const amount = await authorizationAmount(tx, row, input);
+  if (amount === 0) {
+    throw invalidRequest(
+      'amount_too_small',
+      'The amount converts to less than one minor unit of the card’s currency',
+      'amount',
+    );
+  }
+  const available = await walletAvailable(tx, walletAccountId);
   const open = row.status === 'pending';
   const held = open ? row.amount : 0;
   const id = context.ids('txn');
@@ -334,8 +396,8 @@ export async function captureAuthorizationIn(
     transactionId: id,
     programId: row.program_id,
     currency: row.currency,
-    walletAccountId: wallet.accountId,
-    available: wallet.available + held,
+    walletAccountId,
+    available: available + held,
     amount,
     code: 'clearing_capture',
     ids: context.ids,
@@ -349,7 +411,7 @@ export async function captureAuthorizationIn(
     chain.push({
       id: rest,
       kind: 'pending',
-      debitAccountId: wallet.accountId,
+      debitAccountId: walletAccountId,
       creditAccountId: programAccountId(row.program_id, 'card_settlement', row.currency),
       amount: remaining,
       currency: row.currency,
@@ -358,7 +420,7 @@ export async function captureAuthorizationIn(
       reference: row.id,
     });
   }
-  const posted = await post(tx, context, { programId: row.program_id, currency: row.currency }, chain);
+  const posted = await post(tx, now, chain);
 
   const flags: TransactionFlag[] = [];
   const clearedTotal = row.cleared_amount + amount;
@@ -494,22 +556,28 @@ export async function forcePostIn(
 ): Promise<CardTransaction> {
   validatePresentment(input);
   const card = await lockCard(tx, context, input.programId, input.card);
-  const prior = await priorPresentment(tx, input, { type: 'force_post', cardId: card.cardId });
+  const prior = await priorPresentment(tx, input, {
+    type: 'force_post',
+    programId: card.programId,
+    cardId: card.cardId,
+    authorizationId: null,
+  });
   if (prior !== undefined) return prior;
   const { amount, rate, markupBps } = await cardAmount(tx, context, card, input);
-  const wallet = await lockWalletAccount(tx, card.accountId);
+  const walletAccountId = await lockWalletAccount(tx, card.accountId);
+  const at = await clearingInstant(tx, context, card);
   const id = context.ids('txn');
   const pay = payToNetwork({
     transactionId: id,
     programId: card.programId,
     currency: card.currency,
-    walletAccountId: wallet.accountId,
-    available: wallet.available,
+    walletAccountId,
+    available: await walletAvailable(tx, walletAccountId),
     amount,
     code: 'clearing_force_post',
     ids: context.ids,
   });
-  const posted = await post(tx, context, card, pay.commands);
+  const posted = await post(tx, at, pay.commands);
   return recordTransaction(tx, context, {
     id,
     programId: card.programId,
@@ -553,9 +621,14 @@ export async function refundIn(
   if ('authorizationId' in input) {
     const row = await lockAuthorization(tx, input.programId, input.authorizationId);
     lockedAuthorizationIsDeclined(row);
-    const prior = await priorPresentment(tx, input, { type: 'refund', cardId: row.card_id });
+    const prior = await priorPresentment(tx, input, {
+      type: 'refund',
+      programId: row.program_id,
+      cardId: row.card_id,
+      authorizationId: row.id,
+    });
     if (prior !== undefined) return prior;
-    const amount = authorizationAmount(row, input);
+    const amount = refundAmount(row, input);
     const refunded = await tx.query<{ total: number }>(
       `SELECT COALESCE(SUM(amount), 0)::bigint AS total FROM transactions
        WHERE authorization_id = $1 AND type = 'refund'`,
@@ -580,7 +653,12 @@ export async function refundIn(
     };
   } else {
     const card = await lockCard(tx, context, input.programId, input.card);
-    const prior = await priorPresentment(tx, input, { type: 'refund', cardId: card.cardId });
+    const prior = await priorPresentment(tx, input, {
+      type: 'refund',
+      programId: card.programId,
+      cardId: card.cardId,
+      authorizationId: null,
+    });
     if (prior !== undefined) return prior;
     const converted = await cardAmount(tx, context, card, input);
     target = {
@@ -595,13 +673,9 @@ export async function refundIn(
   }
   const { card } = target;
   const id = context.ids('txn');
-  const walletAccountId = (
-    await tx.query<{ ledger_account_id: string }>('SELECT ledger_account_id FROM wallets WHERE id = $1', [
-      card.accountId,
-    ])
-  ).rows[0]?.ledger_account_id;
-  if (walletAccountId === undefined) throw new Error(`wallet ${card.accountId} is missing`);
-  const posted = await post(tx, context, card, [
+  const walletAccountId = await lockWalletAccount(tx, card.accountId);
+  const at = await clearingInstant(tx, context, card);
+  const posted = await post(tx, at, [
     {
       id: context.ids('xfer'),
       kind: 'posted',

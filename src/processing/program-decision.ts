@@ -71,7 +71,7 @@ export function verdictOf(
   if (answer.kind === 'answered') {
     const { amount } = answer;
     const amountError =
-      amount === undefined || !answer.approved
+      amount === undefined || !answer.approved || amount === request.amount
         ? undefined
         : !Number.isSafeInteger(amount) || amount <= 0
           ? 'amount is not a positive whole number of minor units'

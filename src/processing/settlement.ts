@@ -588,12 +588,19 @@ interface DueRow {
  * after its last settlement. Bounded per call; a day that fails is reported and its programme and currency wait
  * for the next call, while the others go on.
  */
+/**
+ * How long after a local midnight the scheduled run waits before settling the day that ended: a clearing stamped
+ * just before midnight by a process whose clock runs a little behind has committed by then.
+ */
+export const SETTLEMENT_GRACE_MS = 5 * 60 * 1000;
+
 export async function settleDue(
   context: SettlementContext,
-  filter: { readonly programId?: string; readonly currency?: string } = {},
+  filter: { readonly programId?: string; readonly currency?: string; readonly graceMs?: number } = {},
   by: Actor = SYSTEM,
 ): Promise<SettleDueResult> {
-  const now = context.clock.now();
+  // Only days over for at least `graceMs` (the scheduled run passes SETTLEMENT_GRACE_MS).
+  const now = new Date(context.clock.now().getTime() - (filter.graceMs ?? 0));
   // Computed by the database, as `settleDayIn` computes them; a zone it does not know is reported, not fatal.
   const due = await context.db.query<DueRow>(
     `WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names),

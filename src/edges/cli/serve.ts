@@ -8,7 +8,7 @@ import { openDatabase } from '../../platform/db/open.js';
 import { purgeIdempotencyKeys } from '../../platform/http/idempotency.js';
 import { convertForCard } from '../../processing/fx.js';
 import { expireAuthorizations } from '../../processing/lifecycle.js';
-import { settleDue } from '../../processing/settlement.js';
+import { SETTLEMENT_GRACE_MS, settleDue } from '../../processing/settlement.js';
 import { createWebhookMetrics } from '../../delivery/webhooks/dispatcher.js';
 import { runWebhookRound } from '../../delivery/webhooks/worker.js';
 import { createIdGenerator } from '../../platform/ids.js';
@@ -102,7 +102,7 @@ export async function serve(
   const settlement = setInterval(() => {
     if (settling) return;
     settling = true;
-    settleDue(processing)
+    settleDue(processing, { graceMs: SETTLEMENT_GRACE_MS })
       .then(
         (result) => {
           for (const made of result.settled) {

@@ -132,6 +132,16 @@ describe('the authorization endpoint setting', () => {
     expect(again).toMatchObject({ timeout_ms: 800, stand_in: 'decline' });
     const rotated = await setEndpoint({ rotate_secret: true });
     expect(rotated.secret).not.toBe(first.secret);
+    // Under an Idempotency-Key the stored answer holds no secret; the replay shows the current one.
+    const keyed = { 'idempotency-key': 'put-endpoint-1' };
+    const stored = await call('PUT', '/v1/authorization_endpoint', { url, timeout_ms: 900 }, keyed);
+    const replayed = await call('PUT', '/v1/authorization_endpoint', { url, timeout_ms: 900 }, keyed);
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
+    expect(replayed.json<Json>().secret).toBe(stored.json<Json>().secret);
+    const kept = await api.db.query<{ body: string }>(
+      `SELECT response_body::text AS body FROM idempotency_keys WHERE key = 'put-endpoint-1'`,
+    );
+    expect(kept.rows[0]?.body).not.toContain('whsec_');
     const shown = (await call('GET', '/v1/authorization_endpoint')).json<Json>();
     expect(shown).not.toHaveProperty('secret');
     expect(JSON.stringify(shown)).not.toContain(String(rotated.secret).slice(6));

@@ -3,6 +3,7 @@ import {
   STAND_INS,
   TIMEOUT_MS_MAX,
   TIMEOUT_MS_MIN,
+  authorizationEndpointSecret,
   deleteAuthorizationEndpoint,
   getAuthorizationEndpoint,
   putAuthorizationEndpoint,
@@ -71,8 +72,11 @@ export function registerAuthorizationEndpointRoutes(
     async (request, reply) => {
       const key = programKeyOf(request);
       const body = request.body;
-      return reply.mutate(200, (tx) =>
-        putAuthorizationEndpoint(
+      // The secret is added to the answer after the mutation, so the idempotency store never keeps it in the clear;
+      // a replay shows the current one.
+      let secret: string | undefined;
+      const answer = await reply.mutate(200, async (tx) => {
+        const { secret: issued, ...endpoint } = await putAuthorizationEndpoint(
           tx,
           context,
           { id: key.programId, mode: key.mode },
@@ -83,8 +87,12 @@ export function registerAuthorizationEndpointRoutes(
             ...(body.rotate_secret === undefined ? {} : { rotateSecret: body.rotate_secret }),
           },
           actorOf(request),
-        ),
-      );
+        );
+        secret = issued;
+        return endpoint;
+      });
+      if ('error' in answer) return answer;
+      return { ...answer, secret: secret ?? (await authorizationEndpointSecret(context, key.programId)) };
     },
   );
 
