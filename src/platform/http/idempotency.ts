@@ -73,14 +73,6 @@ export async function runMutation(
     );
   }
   const hash = fingerprint(request);
-  if (prepare !== undefined) {
-    const seen = await db.query('SELECT 1 FROM idempotency_keys WHERE principal_id = $1 AND key = $2', [
-      request.principalId,
-      key,
-    ]);
-    if (seen.rows.length > 0) return replay(db, request, hash);
-    await prepare();
-  }
   const claim = (tx: Transaction, answerStatus: number, answerBody: unknown) =>
     tx.query(
       `INSERT INTO idempotency_keys
@@ -98,6 +90,8 @@ export async function runMutation(
         clock.now(),
       ],
     );
+
+  if (prepare !== undefined) return runPrepared(db, request, hash, status, work, prepare, claim);
 
   try {
     const body = await db.transaction(async (tx) => {
@@ -123,6 +117,51 @@ export async function runMutation(
   }
 }
 
+/**
+ * A mutation with work outside its transaction (asking a programme's endpoint, for up to 2 s): the key is claimed
+ * and committed first, so a twin arriving meanwhile is told the request is in progress rather than repeating that
+ * work; the answer fills the claim when the work commits. A failure on our side releases the key for a retry.
+ */
+async function runPrepared(
+  db: Database,
+  request: MutationRequest,
+  hash: Buffer,
+  status: number,
+  work: (tx: Transaction) => Promise<unknown>,
+  prepare: () => Promise<void>,
+  claim: (tx: Transaction, answerStatus: number, answerBody: unknown) => Promise<{ rowCount: number }>,
+): Promise<MutationResult> {
+  const claimed = await db.transaction((tx) => claim(tx, status, null));
+  if (claimed.rowCount === 0) return replay(db, request, hash);
+  const answerWith = (tx: Pick<Transaction, 'query'>, answerStatus: number, body: unknown) =>
+    tx.query(
+      `UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb
+       WHERE principal_id = $1 AND key = $2`,
+      [request.principalId, request.idempotencyKey ?? '', answerStatus, JSON.stringify(body)],
+    );
+  try {
+    await prepare();
+    const body = await db.transaction(async (tx) => {
+      const answer = await work(tx);
+      await answerWith(tx, status, answer);
+      return answer;
+    });
+    return { status, body, replayed: false };
+  } catch (error) {
+    // The original error is what the caller sees; a failure to record or release the claim (the database is down)
+    // leaves a claim that the retention purge removes.
+    const settle =
+      error instanceof LantauError && error.status < 500
+        ? answerWith(db, error.status, errorPayload(error, request.requestId))
+        : db.query('DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2', [
+            request.principalId,
+            request.idempotencyKey ?? '',
+          ]);
+    await settle.catch(() => undefined);
+    throw error;
+  }
+}
+
 async function replay(db: Database, request: MutationRequest, hash: Buffer): Promise<MutationResult> {
   const found = await db.query<StoredAnswer>(
     `SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE principal_id = $1 AND key = $2`,
@@ -144,6 +183,14 @@ async function replay(db: Database, request: MutationRequest, hash: Buffer): Pro
     throw new LantauError(
       'idempotency_key_reused',
       'This Idempotency-Key was already used with a different request; use a new key for a new request',
+      { type: 'idempotency_error', status: 409 },
+    );
+  }
+  if (stored.response_body === null) {
+    // Claimed by a request whose work outside the transaction is still running (runPrepared).
+    throw new LantauError(
+      'idempotency_key_in_use',
+      'A request with this Idempotency-Key is still in progress: retry in a moment',
       { type: 'idempotency_error', status: 409 },
     );
   }

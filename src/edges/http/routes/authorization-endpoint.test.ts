@@ -314,6 +314,27 @@ describe('deciding with the programme', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('a twin with the same Idempotency-Key while the programme is being asked is told it is in progress', async () => {
+    await setEndpoint({ timeout_ms: 2_000, stand_in: 'decline' });
+    const { card } = await walletWithCard(1_000);
+    const headers = { 'idempotency-key': 'asa-twin-1' };
+    const payload = { card_id: card, amount: 100, currency: 'HKD', merchant: SHOP };
+    let twin: { statusCode: number; body: string } | undefined;
+    handler = async (_body, response) => {
+      twin = await call('POST', '/v1/simulate/authorizations', payload, headers);
+      answer(response, 200, JSON.stringify({ approved: true }));
+    };
+    const first = await call('POST', '/v1/simulate/authorizations', payload, headers);
+    expect(first.statusCode).toBe(201);
+    expect(twin?.statusCode).toBe(409);
+    expect(JSON.parse(twin?.body ?? '{}')).toMatchObject({ error: { code: 'idempotency_key_in_use' } });
+    expect(received).toHaveLength(1);
+    const replayed = await call('POST', '/v1/simulate/authorizations', payload, headers);
+    expect(replayed.statusCode).toBe(201);
+    expect(replayed.json<Json>().id).toBe(first.json<Json>().id);
+    expect(received).toHaveLength(1);
+  });
+
   it('after DELETE the engine decides alone', async () => {
     await setEndpoint({ timeout_ms: 200, stand_in: 'decline' });
     expect((await call('DELETE', '/v1/authorization_endpoint')).statusCode).toBe(200);
