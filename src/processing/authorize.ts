@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../platform/clock.js';
 import type { Database, Queryable, Transaction } from '../platform/db/database.js';
-import { UNIQUE_VIOLATION, json, sqlState } from '../platform/db/database.js';
+import { json, rerunOnUniqueViolation } from '../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import type { IdGenerator } from '../platform/ids.js';
 import { findCurrency } from '../platform/money.js';
@@ -30,6 +30,7 @@ import {
   type Check,
   type DeclineReason,
 } from './declines.js';
+import { amountTooLargeAsBadInput } from './fx.js';
 import { limitsAllow } from './limits.js';
 import {
   verdictOf,
@@ -101,15 +102,6 @@ export interface AuthorizationRequest {
   readonly entryMode: EntryMode;
   readonly partialAllowed: boolean;
   readonly network?: NetworkIdentity;
-}
-
-/** Carries a serialization failure's SQLSTATE, so `Database.transaction` re-runs the whole decision. */
-class ConcurrentRepeat extends Error {
-  readonly code = '40001';
-  constructor(cause: unknown) {
-    super('a message with the same network identity was decided concurrently', { cause });
-    this.name = 'ConcurrentRepeat';
-  }
 }
 
 /** Lodging and car rental hold longer (DESIGN.md): 7011 and the hotel chains 3501–3999; 7512 and 3351–3500. */
@@ -481,17 +473,8 @@ async function decideIn(
         markupBps: card.program.fx_markup_bps,
         at: now,
       })
-      .catch((error: unknown) => {
-        // The currencies are known and the markup is checked by the database: what is left is an amount that
-        // converts beyond the largest safe integer, which is bad input rather than a server fault.
-        if (error instanceof RangeError) {
-          throw new LantauError('amount_invalid', 'The amount is too large for the card’s currency', {
-            param: 'amount',
-            cause: error,
-          });
-        }
-        throw error;
-      });
+      // The currencies are known and the markup is checked by the database.
+      .catch(amountTooLargeAsBadInput);
     checks.run('currency_conversion', () => (converted === undefined ? 'fx_rate_unavailable' : undefined));
     const amount = converted?.amount ?? 0;
     await checks.runAsync('spending_limits', async () =>
@@ -646,12 +629,9 @@ async function decideIn(
           verdict === undefined ? null : json(verdict.record),
         ],
       )
-      .catch((error: unknown) => {
-        // The same network identity arriving at once for two cardholders: neither saw the other's row. Re-running
-        // the transaction (a serialization failure's remedy) finds the first and answers as a repeat would.
-        if (sqlState(error) === UNIQUE_VIOLATION) throw new ConcurrentRepeat(error);
-        throw error;
-      });
+      // The same network identity arriving at once for two cardholders: neither saw the other's row. Re-running the
+      // transaction finds the first and answers as a repeat would.
+      .catch(rerunOnUniqueViolation('a message with the same network identity was decided concurrently'));
     const row = inserted.rows[0];
     if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
     const authorization = authorizationFromRow(row);

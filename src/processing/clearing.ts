@@ -1,4 +1,4 @@
-import { json, sqlState, UNIQUE_VIOLATION, type Transaction } from '../platform/db/database.js';
+import { json, RerunTransaction, rerunOnUniqueViolation, type Transaction } from '../platform/db/database.js';
 import { LantauError, invalidRequest } from '../platform/errors.js';
 import { findCurrency, isPositiveAmount } from '../platform/money.js';
 import { flattenResults, getAccount, submitTransfers, type TransferCommand } from '../ledger/index.js';
@@ -12,6 +12,7 @@ import {
 } from './authorizations.js';
 import { findCard, type CardReference, type ProcessingContext } from './authorize.js';
 import { captureCeiling } from './clearing-tolerance.js';
+import { amountTooLargeAsBadInput } from './fx.js';
 import { inCardCurrency, lockAuthorization, releaseLapsedHolds, secondsLeft } from './lifecycle.js';
 import {
   TRANSACTION_COLUMNS,
@@ -44,15 +45,6 @@ export interface ForcePostInput extends Presentment {
   readonly programId?: string;
   readonly card: CardReference;
   readonly merchant: Merchant;
-}
-
-/** Carries a serialization failure's SQLSTATE, so `Database.transaction` re-runs and finds the first record. */
-class ConcurrentPresentment extends Error {
-  readonly code = '40001';
-  constructor(cause: unknown) {
-    super('a record with the same clearing key was applied concurrently', { cause });
-    this.name = 'ConcurrentPresentment';
-  }
 }
 
 const CLEARING_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -238,15 +230,6 @@ async function clearingInstant(
   return context.clock.now();
 }
 
-/** Carries a serialization failure's SQLSTATE: a hold lapsed while this clearing ran, and a re-run releases it. */
-class HoldLapsed extends Error {
-  readonly code = '40001';
-  constructor() {
-    super('a hold lapsed while the clearing ran');
-    this.name = 'HoldLapsed';
-  }
-}
-
 async function post(
   tx: Transaction,
   at: Date,
@@ -256,7 +239,7 @@ async function post(
   const results = flattenResults(await submitTransfers(tx, { now: () => at }, [chain]));
   // A hold the expiry job had locked when the capture released its lapsed holds: re-run, and it is released then.
   if (results.some((result) => result.status === 'failed' && result.error === 'pending_transfer_expired')) {
-    throw new HoldLapsed();
+    throw new RerunTransaction('a hold lapsed while the clearing ran: a re-run releases it first');
   }
   // Under the wallet's lock, with what it can pay worked out first, every posting fits: a refusal is a bug.
   for (const result of results) {
@@ -322,10 +305,7 @@ async function recordTransaction(
         item.posted.at,
       ],
     )
-    .catch((error: unknown) => {
-      if (sqlState(error) === UNIQUE_VIOLATION) throw new ConcurrentPresentment(error);
-      throw error;
-    });
+    .catch(rerunOnUniqueViolation('a record with the same clearing key was applied concurrently'));
   const row = inserted.rows[0];
   if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
   const transaction = transactionFromRow(row);
@@ -529,15 +509,7 @@ async function cardAmount(
       markupBps: card.fxMarkupBps,
       at: context.clock.now(),
     })
-    .catch((error: unknown) => {
-      if (error instanceof RangeError) {
-        throw new LantauError('amount_invalid', 'The amount is too large for the card’s currency', {
-          param: 'amount',
-          cause: error,
-        });
-      }
-      throw error;
-    });
+    .catch(amountTooLargeAsBadInput);
   if (converted === undefined) {
     throw new LantauError(
       'fx_rate_unavailable',

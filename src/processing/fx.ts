@@ -1,6 +1,6 @@
 import type { Actor } from '../issuing/programs.js';
 import type { Queryable, Transaction } from '../platform/db/database.js';
-import { invalidRequest } from '../platform/errors.js';
+import { LantauError, invalidRequest } from '../platform/errors.js';
 import { findCurrency, type Currency } from '../platform/money.js';
 import { appendAudit } from '../records/audit.js';
 import type { RecordsContext } from '../records/outbox.js';
@@ -95,6 +95,20 @@ export interface ConversionInput {
  * (a remainder of half of D or more rounds up, so 78.5 is 79 and 78.4999 is 78); every input is checked, and a
  * result beyond Number.MAX_SAFE_INTEGER is refused with a RangeError rather than rounded by a float.
  */
+/**
+ * A `.catch` (or catch block) for conversions whose currencies and rate are known good: the one failure left is an
+ * amount that converts beyond the largest safe integer, which is bad input rather than a server fault.
+ */
+export function amountTooLargeAsBadInput(error: unknown): never {
+  if (error instanceof RangeError) {
+    throw new LantauError('amount_invalid', 'The amount is too large for the card’s currency', {
+      param: 'amount',
+      cause: error,
+    });
+  }
+  throw error;
+}
+
 export function convertAmount(input: ConversionInput): number {
   const merchant = currencyOf(input.merchantCurrency, 'merchantCurrency');
   const card = currencyOf(input.cardCurrency, 'cardCurrency');

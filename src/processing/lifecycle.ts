@@ -18,7 +18,7 @@ import {
   type AuthorizationRow,
 } from './authorizations.js';
 import { networkKey, type NetworkIdentity, type ProcessingContext } from './authorize.js';
-import { convertAmount } from './fx.js';
+import { amountTooLargeAsBadInput, convertAmount } from './fx.js';
 import { APPROVED, DECLINES } from './declines.js';
 import { limitsAllow } from './limits.js';
 import type { SpendingControls } from '../issuing/spending-controls.js';
@@ -81,14 +81,8 @@ export function inCardCurrency(row: AuthorizationRow, merchantAmount: number): n
       markupBps: row.fx_markup_bps ?? 0,
     });
   } catch (error) {
-    // The authorization's own rate and currencies are sound: only an amount too large to convert is left.
-    if (error instanceof RangeError) {
-      throw new LantauError('amount_invalid', 'The amount is too large for the card’s currency', {
-        param: 'amount',
-        cause: error,
-      });
-    }
-    throw error;
+    // The authorization's own rate and currencies are sound.
+    return amountTooLargeAsBadInput(error);
   }
 }
 

@@ -2,8 +2,8 @@ import { stringify } from 'csv-stringify/sync';
 import type { Clock } from '../platform/clock.js';
 import {
   json,
+  rerunOnUniqueViolation,
   sqlState,
-  UNIQUE_VIOLATION,
   type Database,
   type Queryable,
   type Transaction,
@@ -181,15 +181,6 @@ function nextDate(date: string): string {
   const parsed = new Date(`${date}T00:00:00.000Z`);
   parsed.setUTCDate(parsed.getUTCDate() + 1);
   return parsed.toISOString().slice(0, 10);
-}
-
-/** Carries a serialization failure's SQLSTATE, so `Database.transaction` re-runs and returns the winner's row. */
-class ConcurrentSettlement extends Error {
-  readonly code = '40001';
-  constructor(cause: unknown) {
-    super('the same day was settled concurrently', { cause });
-    this.name = 'ConcurrentSettlement';
-  }
 }
 
 async function findSettlementFor(db: Queryable, input: SettlementInput): Promise<Settlement | undefined> {
@@ -523,10 +514,8 @@ export async function settleDayIn(
         context.clock.now(),
       ],
     )
-    .catch((error: unknown) => {
-      if (sqlState(error) === UNIQUE_VIOLATION) throw new ConcurrentSettlement(error);
-      throw error;
-    });
+    // A concurrent run of the same day inserted first: the re-run returns its row.
+    .catch(rerunOnUniqueViolation('the same day was settled concurrently'));
   const row = inserted.rows[0];
   if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
   const settlement = settlementFromRow(row);

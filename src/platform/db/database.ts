@@ -69,6 +69,26 @@ export function isRetryable(error: unknown): boolean {
 
 export const UNIQUE_VIOLATION = '23505';
 
+/**
+ * Thrown inside a transaction to have `Database.transaction` re-run it, as after a serialization failure: the state
+ * it decided on changed under it (a twin inserted the same key first, a hold lapsed), and a re-run sees the change.
+ */
+export class RerunTransaction extends Error {
+  readonly code = '40001';
+  constructor(reason: string, cause?: unknown) {
+    super(reason, cause === undefined ? undefined : { cause });
+    this.name = 'RerunTransaction';
+  }
+}
+
+/** A `.catch` for an INSERT racing a twin on a unique key: the re-run finds the twin's row and answers from it. */
+export function rerunOnUniqueViolation(reason: string): (error: unknown) => never {
+  return (error) => {
+    if (sqlState(error) === UNIQUE_VIOLATION) throw new RerunTransaction(reason, error);
+    throw error;
+  };
+}
+
 /** int8 text to number, refusing what a number cannot hold exactly. */
 export function parseSafeInt8(text: string): number {
   const value = Number(text);
