@@ -197,15 +197,18 @@ const LIMIT_MESSAGES: Record<'exceeds_credits' | 'exceeds_debits', string> = {
   exceeds_debits: 'The credit account would take in more than its debits allow',
 };
 
-/** One batch's working state: copies of the locked rows, changed in place, with an undo log for linked chains. */
-class BatchState {
+/**
+ * A batch's working state: copies of the locked rows, changed in place, with an undo log so that a linked chain,
+ * or a caller's unit of work spanning several items (one authorization in a group commit), can be taken back.
+ */
+export class LedgerState {
   private readonly accounts = new Map<string, WorkingAccount>();
   private readonly transfers: Map<string, Transfer>;
   private readonly createdOrder: string[] = [];
   private readonly createdIds = new Set<string>();
   private readonly touchedAccounts = new Set<string>();
   private readonly resolvedExisting = new Set<string>();
-  private undo: (() => void)[] | undefined;
+  private readonly undo: (() => void)[] = [];
 
   constructor(
     rows: LedgerRows,
@@ -215,19 +218,52 @@ class BatchState {
     this.transfers = new Map(rows.transfers);
   }
 
-  /** Starts recording what a linked chain changes, so that a failure later in the chain can take it all back. */
-  beginChain(): void {
-    this.undo = [];
+  /** A point to take the state back to with `undoTo`. */
+  mark(): number {
+    return this.undo.length;
   }
 
-  rollbackChain(): void {
-    const steps = this.undo ?? [];
-    for (let index = steps.length - 1; index >= 0; index -= 1) steps[index]?.();
-    this.undo = undefined;
+  undoTo(mark: number): void {
+    while (this.undo.length > mark) this.undo.pop()?.();
   }
 
-  commitChain(): void {
-    this.undo = undefined;
+  /** The account as the batch has changed it so far; undefined when it was not loaded. */
+  account(id: string): Account | undefined {
+    return this.accounts.get(id);
+  }
+
+  /** Adds rows locked after the batch began (a group commit locks its hot accounts last). */
+  load(rows: LedgerRows): void {
+    for (const [id, account] of rows.accounts)
+      if (!this.accounts.has(id)) this.accounts.set(id, { ...account });
+    for (const [id, transfer] of rows.transfers)
+      if (!this.transfers.has(id)) this.transfers.set(id, transfer);
+  }
+
+  /**
+   * Applies one item in order. A plain item stands alone: its failure affects nothing else. A linked chain applies
+   * whole or not at all; when one member fails, it reports its own error and every other member reports
+   * `linked_event_failed`.
+   */
+  applyItem(item: BatchItem): BatchResult {
+    if (!isChain(item)) return this.apply(item);
+    if (item.length === 0)
+      return [failure('linked_chain_empty', 'A linked chain needs at least one transfer')];
+    const start = this.mark();
+    const chain: TransferResult[] = [];
+    for (const command of item) {
+      const result = this.apply(command);
+      chain.push(result);
+      if (result.status === 'failed') {
+        this.undoTo(start);
+        return item.map((_, index) =>
+          index === chain.length - 1
+            ? result
+            : failure('linked_event_failed', 'Not applied: another transfer of its linked chain failed'),
+        );
+      }
+    }
+    return chain;
   }
 
   apply(command: TransferCommand): TransferResult {
@@ -418,7 +454,7 @@ class BatchState {
     const wasTouched = this.touchedAccounts.has(next.id);
     this.accounts.set(next.id, next);
     this.touchedAccounts.add(next.id);
-    this.undo?.push(() => {
+    this.undo.push(() => {
       if (previous !== undefined) this.accounts.set(next.id, previous);
       if (!wasTouched) this.touchedAccounts.delete(next.id);
     });
@@ -429,7 +465,7 @@ class BatchState {
     const wasResolved = this.resolvedExisting.has(next.id);
     this.transfers.set(next.id, next);
     if (!this.createdIds.has(next.id)) this.resolvedExisting.add(next.id);
-    this.undo?.push(() => {
+    this.undo.push(() => {
       if (previous !== undefined) this.transfers.set(next.id, previous);
       if (!wasResolved) this.resolvedExisting.delete(next.id);
     });
@@ -439,7 +475,7 @@ class BatchState {
     this.transfers.set(transfer.id, transfer);
     this.createdOrder.push(transfer.id);
     this.createdIds.add(transfer.id);
-    this.undo?.push(() => {
+    this.undo.push(() => {
       this.transfers.delete(transfer.id);
       this.createdOrder.pop();
       this.createdIds.delete(transfer.id);
@@ -497,36 +533,11 @@ export function checkBatchShape(items: readonly BatchItem[]): void {
   }
 }
 
-/**
- * Applies a batch in order. A plain item stands alone: its failure affects nothing else. A linked chain applies
- * whole or not at all; when one member fails, it reports its own error and every other member reports
- * `linked_event_failed`.
- */
+/** Applies a batch in order (`LedgerState.applyItem`): every item its own result, linked chains whole or not at all. */
 export function applyBatch(rows: LedgerRows, items: readonly BatchItem[], now: Date): AppliedBatch {
   checkBatchShape(items);
-  const state = new BatchState(rows, now);
-  const results: BatchResult[] = items.map((item): BatchResult => {
-    if (!isChain(item)) return state.apply(item);
-    if (item.length === 0)
-      return [failure('linked_chain_empty', 'A linked chain needs at least one transfer')];
-    state.beginChain();
-    const chain: TransferResult[] = [];
-    for (const command of item) {
-      const result = state.apply(command);
-      chain.push(result);
-      if (result.status === 'failed') {
-        state.rollbackChain();
-        return item.map((_, index) =>
-          index === chain.length - 1
-            ? result
-            : failure('linked_event_failed', 'Not applied: another transfer of its linked chain failed'),
-        );
-      }
-    }
-    state.commitChain();
-    return chain;
-  });
-  return state.finish(results);
+  const state = new LedgerState(rows, now);
+  return state.finish(items.map((item) => state.applyItem(item)));
 }
 
 /** A batch's results with linked chains spread out: one result per transfer, in the order they were given. */

@@ -1,14 +1,7 @@
 import type { Transaction } from '../platform/db/database.js';
-import {
-  ACCOUNT_COLUMNS,
-  TRANSFER_COLUMNS,
-  accountFromRow,
-  transferFromRow,
-  type AccountRow,
-  type TransferRow,
-} from './rows.js';
-import { markResolved, writeBalances } from './submit.js';
-import type { Account, Transfer } from './types.js';
+import { TRANSFER_COLUMNS, transferFromRow, type TransferRow } from './rows.js';
+import { lockAccounts, markResolved, writeBalances } from './submit.js';
+import type { Transfer } from './types.js';
 
 export const EXPIRY_BATCH_MAX = 5_000;
 
@@ -42,11 +35,7 @@ export async function expirePendingTransfers(
   const accountIds = [
     ...new Set(holds.flatMap((hold) => [hold.debitAccountId, hold.creditAccountId])),
   ].sort();
-  const locked = await tx.query<AccountRow>(
-    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-    [accountIds],
-  );
-  const accounts = new Map<string, Account>(locked.rows.map((row) => [row.id, accountFromRow(row)]));
+  const accounts = await lockAccounts(tx, accountIds);
   for (const hold of holds) {
     const debit = accounts.get(hold.debitAccountId);
     const credit = accounts.get(hold.creditAccountId);

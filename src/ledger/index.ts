@@ -12,6 +12,6 @@ export {
   type TransferPageQuery,
 } from './queries.js';
 export { flattenResults } from './apply.js';
-export { submitTransfers } from './submit.js';
+export { LedgerWork, lockAccounts, submitTransfers } from './submit.js';
 export * from './types.js';
 export { verifyLedger, type LedgerProblem, type LedgerReport } from './verify.js';

@@ -1,6 +1,13 @@
 import type { Clock } from '../platform/clock.js';
 import { UNIQUE_VIOLATION, sqlState, type Transaction } from '../platform/db/database.js';
-import { TRANSFER_ID_PATTERN, applyBatch, batchCommands, checkBatchShape, type LedgerRows } from './apply.js';
+import {
+  LedgerState,
+  TRANSFER_ID_PATTERN,
+  applyBatch,
+  batchCommands,
+  checkBatchShape,
+  type LedgerRows,
+} from './apply.js';
 import { TransferIdRace } from './errors.js';
 import {
   ACCOUNT_COLUMNS,
@@ -20,9 +27,29 @@ const validId = (value: unknown): value is string =>
   typeof value === 'string' && TRANSFER_ID_PATTERN.test(value);
 
 /**
- * Reads and locks every row the batch can touch, always in the same order (transfers by id, then accounts by id),
- * so two batches wait for each other instead of deadlocking, and the expiry job (which skips locked holds) never
- * waits on a batch's transfer rows.
+ * The order every writer locks ledger accounts in: a programme's own accounts (its funding and card-settlement
+ * accounts, which most transfers touch) after all others, then by id. Two writers wait for each other instead of
+ * deadlocking, and a hot account is held for the shortest time: from the end of a writer's locking to its commit.
+ */
+export const ACCOUNT_LOCK_ORDER = 'owner_id IS NOT DISTINCT FROM program_id, id';
+
+/** Reads and locks accounts in `ACCOUNT_LOCK_ORDER`. */
+export async function lockAccounts(tx: Transaction, ids: readonly string[]): Promise<Map<string, Account>> {
+  const accounts = new Map<string, Account>();
+  const wanted = sortedUnique(ids.filter(validId));
+  if (wanted.length === 0) return accounts;
+  const found = await tx.query<AccountRow>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY ${ACCOUNT_LOCK_ORDER} FOR UPDATE`,
+    [wanted],
+  );
+  for (const row of found.rows) accounts.set(row.id, accountFromRow(row));
+  return accounts;
+}
+
+/**
+ * Reads and locks every row the batch can touch, always in the same order (transfers by id, then accounts in
+ * `ACCOUNT_LOCK_ORDER`), so two batches wait for each other instead of deadlocking, and the expiry job (which skips
+ * locked holds) never waits on a batch's transfer rows.
  */
 async function lockRows(tx: Transaction, items: readonly BatchItem[]): Promise<LedgerRows> {
   const commands = batchCommands(items);
@@ -42,25 +69,14 @@ async function lockRows(tx: Transaction, items: readonly BatchItem[]): Promise<L
     for (const row of found.rows) transfers.set(row.id, transferFromRow(row));
     await findConcurrentResolutions(tx, commands, transfers);
   }
-  const accountIds = sortedUnique(
-    commands
-      .flatMap((command) => {
-        if (command.kind !== 'post_pending' && command.kind !== 'void_pending') {
-          return [command.debitAccountId, command.creditAccountId];
-        }
-        const pending = transfers.get(command.pendingId);
-        return pending === undefined ? [] : [pending.debitAccountId, pending.creditAccountId];
-      })
-      .filter(validId),
-  );
-  const accounts = new Map<string, Account>();
-  if (accountIds.length > 0) {
-    const found = await tx.query<AccountRow>(
-      `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-      [accountIds],
-    );
-    for (const row of found.rows) accounts.set(row.id, accountFromRow(row));
-  }
+  const accountIds = commands.flatMap((command) => {
+    if (command.kind !== 'post_pending' && command.kind !== 'void_pending') {
+      return [command.debitAccountId, command.creditAccountId];
+    }
+    const pending = transfers.get(command.pendingId);
+    return pending === undefined ? [] : [pending.debitAccountId, pending.creditAccountId];
+  });
+  const accounts = await lockAccounts(tx, accountIds);
   return { accounts, transfers };
 }
 
@@ -188,4 +204,55 @@ export async function submitTransfers(
   await markResolved(tx, applied.resolved);
   await writeBalances(tx, applied.changedAccounts);
   return applied.results;
+}
+
+/**
+ * Ledger work spread over a caller's own logic (a group commit of authorizations): accounts are locked in steps,
+ * items are applied one at a time with their results at once (a partial approval reads what is left), and a
+ * caller's unit of work can be taken back with `mark`/`undoTo`. `write` then stores everything in one statement per
+ * table. Only new transfers: posting or voiding holds goes through `submitTransfers`, which locks the holds.
+ */
+export class LedgerWork {
+  private readonly state: LedgerState;
+
+  /** `now` is read after the first locks are held; `accounts` are what the caller locked with `lockAccounts`. */
+  constructor(
+    readonly now: Date,
+    accounts: ReadonlyMap<string, Account> = new Map(),
+  ) {
+    this.state = new LedgerState({ accounts, transfers: new Map() }, now);
+  }
+
+  /** Locks and loads accounts; callers lock in `ACCOUNT_LOCK_ORDER` across calls (a programme's accounts last). */
+  async lockAccounts(tx: Transaction, ids: readonly string[]): Promise<void> {
+    this.state.load({ accounts: await lockAccounts(tx, ids), transfers: new Map() });
+  }
+
+  account(id: string): Account | undefined {
+    return this.state.account(id);
+  }
+
+  apply(item: BatchItem): BatchResult {
+    checkBatchShape([item]);
+    for (const command of batchCommands([item])) {
+      if (command.kind === 'post_pending' || command.kind === 'void_pending') {
+        throw new Error('LedgerWork creates transfers; post or void holds with submitTransfers');
+      }
+    }
+    return this.state.applyItem(item);
+  }
+
+  mark(): number {
+    return this.state.mark();
+  }
+
+  undoTo(mark: number): void {
+    this.state.undoTo(mark);
+  }
+
+  async write(tx: Transaction): Promise<void> {
+    const applied = this.state.finish([]);
+    await insertTransfers(tx, applied.created);
+    await writeBalances(tx, applied.changedAccounts);
+  }
 }

@@ -135,6 +135,14 @@ export async function verifyLedger(db: Queryable): Promise<LedgerReport> {
      WHERE t.currency <> d.currency OR t.currency <> c.currency OR t.program_id <> d.program_id
         OR t.program_id <> c.program_id
      UNION ALL
+     -- No foreign keys on this table (migration 0013: the writer checks under its locks); this checks it did.
+     SELECT t.id, 'names an account that does not exist' FROM ledger_transfers t
+     WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = t.debit_account_id)
+        OR NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = t.credit_account_id)
+     UNION ALL
+     SELECT t.id, 'resolves a hold that does not exist' FROM ledger_transfers t
+     WHERE t.pending_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ledger_transfers p WHERE p.id = t.pending_id)
+     UNION ALL
      SELECT id, 'expired hold names a resolving transfer' FROM ledger_transfers
      WHERE state = 'expired' AND resolved_by IS NOT NULL
      ORDER BY 1

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../test/support/app.js';
 import { createTestProgram, type TestProgram } from '../../test/support/programs.js';
 import { verifyLedger } from '../ledger/verify.js';
+import type { Database } from '../platform/db/database.js';
 import { LantauError } from '../platform/errors.js';
 import { authorize, type AuthorizationRequest, type ProcessingContext } from './authorize.js';
 import type { Authorization, Merchant } from './authorizations.js';
@@ -297,5 +298,128 @@ describe('authorize under concurrency', () => {
       amount: 50,
     });
     await expectBalance(owner.account, { available: 0, pending: 1_050, posted: 1_050 });
+  });
+});
+
+describe('authorize in groups (group commit)', () => {
+  /** The test's context with a database that counts transactions, so a test can see requests share one. */
+  function counting(convert = context.convert): { context: ProcessingContext; transactions: () => number } {
+    let transactions = 0;
+    const db: Database = {
+      backend: api.db.backend,
+      query: (sql, params) => api.db.query(sql, params),
+      exec: (sql) => api.db.exec(sql),
+      close: () => api.db.close(),
+      transaction: (work, options) => {
+        transactions += 1;
+        return api.db.transaction(work, options);
+      },
+    };
+    return { context: { ...context, db, convert }, transactions: () => transactions };
+  }
+
+  it('decides requests made at once in one transaction, each with its own answer', async () => {
+    const owners = await Promise.all(Array.from({ length: 4 }, () => holder({ load: 10_000 })));
+    const cards = await Promise.all(owners.map((owner) => card(owner.cardholder, owner.account)));
+    const group = counting();
+    const answers = await Promise.all(
+      Array.from({ length: 64 }, (_, index) =>
+        authorize(group.context, request(cards[index % 4] ?? '', 100 + index)),
+      ),
+    );
+    expect(group.transactions()).toBe(1);
+    expect(new Set(answers.map((answer) => answer.id)).size).toBe(64);
+    answers.forEach((answer, index) => {
+      expect(answer).toMatchObject({ approved: true, amount: 100 + index, card_id: cards[index % 4] });
+    });
+    for (const [position, owner] of owners.entries()) {
+      const held = answers
+        .filter((answer) => answer.card_id === cards[position])
+        .reduce((sum, answer) => sum + answer.amount, 0);
+      await expectBalance(owner.account, { available: 10_000 - held, pending: held, posted: 10_000 });
+    }
+    const events = await api.db.query<{ count: number }>(
+      `SELECT count(*)::int AS count FROM events WHERE type = 'authorization.created' AND data->'object'->>'id' = ANY($1::text[])`,
+      [answers.map((answer) => answer.id)],
+    );
+    expect(events.rows[0]?.count).toBe(64);
+  });
+
+  it('answers refusals, repeats and card changes within one group as if each came alone', async () => {
+    const owner = await holder({ load: 10_000 });
+    const other = await holder({ load: 10_000 });
+    const multi = await card(owner.cardholder, owner.account);
+    const otherCard = await card(other.cardholder, other.account);
+    const singleUse = String(
+      (
+        await post(program.headers, '/v1/cards', {
+          cardholder_id: owner.cardholder,
+          account_id: owner.account,
+          type: 'single_use',
+        })
+      ).id,
+    );
+    const network = {
+      acquirerId: '40000000001',
+      stan: '000777',
+      rrn: '605900000777',
+      transmissionTime: '0301120777',
+    };
+    const group = counting();
+    const answers = await Promise.allSettled([
+      authorize(group.context, request(multi, 1_000, { network })),
+      authorize(group.context, request('card_00000000000000000000000000', 100)),
+      authorize(group.context, request(multi, 100, { currency: 'XYZ' })),
+      authorize(group.context, request(multi, 1_000, { network })),
+      authorize(group.context, request(otherCard, 1_000, { network })),
+      authorize(group.context, request(singleUse, 500)),
+      authorize(group.context, request(singleUse, 500)),
+      authorize(group.context, request(multi, 0)),
+    ]);
+    expect(group.transactions()).toBe(1);
+    const [first, unknown, badCurrency, repeat, otherCardSameKey, singleFirst, singleSecond, verify] =
+      answers;
+    expect(first).toMatchObject({ status: 'fulfilled', value: { approved: true, amount: 1_000 } });
+    expect(unknown).toMatchObject({ status: 'rejected', reason: { status: 404 } });
+    expect(badCurrency).toMatchObject({
+      status: 'rejected',
+      reason: { status: 400, code: 'currency_invalid' },
+    });
+    expect(
+      repeat.status === 'fulfilled' && first.status === 'fulfilled' && repeat.value.id === first.value.id,
+    ).toBe(true);
+    expect(otherCardSameKey).toMatchObject({
+      status: 'rejected',
+      reason: { status: 409, code: 'duplicate_transmission' },
+    });
+    expect(singleFirst).toMatchObject({ status: 'fulfilled', value: { approved: true, amount: 500 } });
+    // The single-use card closed on its first approval, earlier in the same group.
+    expect(singleSecond).toMatchObject({
+      status: 'fulfilled',
+      value: { approved: false, decline_reason: 'card_closed' },
+    });
+    expect(verify).toMatchObject({ status: 'fulfilled', value: { approved: true, response_code: '85' } });
+    await expectBalance(owner.account, { available: 8_500, pending: 1_500, posted: 10_000 });
+    await expectBalance(other.account, { available: 10_000, pending: 0, posted: 10_000 });
+  });
+
+  it('when a group fails as a whole, decides each request again alone: only the one that fails is refused', async () => {
+    const owner = await holder({ load: 10_000 });
+    const cardId = await card(owner.cardholder, owner.account);
+    const broken: ProcessingContext['convert'] = async (db, input) => {
+      if (input.merchantCurrency === 'JPY') throw new Error('the rate service broke');
+      return convertForCard(db, input);
+    };
+    const group = counting(broken);
+    const answers = await Promise.allSettled([
+      authorize(group.context, request(cardId, 100)),
+      authorize(group.context, request(cardId, 100, { currency: 'JPY' })),
+      authorize(group.context, request(cardId, 100)),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(answers[1]).toMatchObject({ reason: { message: 'the rate service broke' } });
+    // The group, then each of the three alone.
+    expect(group.transactions()).toBe(4);
+    await expectBalance(owner.account, { available: 9_800, pending: 200, posted: 10_000 });
   });
 });

@@ -30,16 +30,7 @@ export function windowStart(interval: Exclude<SpendingLimitInterval, 'per_author
  * each approval holds now: a reversal gives its part back), optionally only in some merchant categories. Read under
  * the cardholder's lock, so two authorizations can never both fit under the same limit.
  */
-export async function usageSince(
-  tx: Transaction,
-  scope: {
-    readonly column: 'card_id' | 'cardholder_id';
-    readonly id: string;
-    readonly currency: string;
-    readonly since: Date;
-    readonly categories: readonly string[] | undefined;
-  },
-): Promise<number> {
+export async function usageSince(tx: Transaction, scope: UsageWindow): Promise<number> {
   const found = await tx.query<{ used: number }>(
     `SELECT coalesce(sum(amount), 0)::bigint AS used FROM authorizations
      WHERE ${scope.column} = $1 AND approved AND currency = $2 AND created_at >= $3
@@ -63,11 +54,30 @@ export interface LimitCheck {
   readonly now: Date;
 }
 
-/**
- * Whether `amount` more fits every spending limit of the card and of the cardholder (all cards together), for a
- * new authorization and an increment alike.
- */
-export async function limitsAllow(tx: Transaction, check: LimitCheck): Promise<boolean> {
+/** A window of past authorizations a limit counts: one card's or one cardholder's, since a time, maybe some MCCs. */
+export interface UsageWindow {
+  readonly column: 'card_id' | 'cardholder_id';
+  readonly id: string;
+  readonly currency: string;
+  readonly since: Date;
+  readonly categories: readonly string[] | undefined;
+}
+
+/** The same window gives the same key: a group of decisions reads each window once. */
+export function usageKey(window: UsageWindow): string {
+  return [
+    window.column,
+    window.id,
+    window.currency,
+    window.since.toISOString(),
+    window.categories?.join(',') ?? '*',
+  ].join('|');
+}
+
+type LimitVisit = (window: UsageWindow | undefined, limit: { readonly amount: number }) => boolean;
+
+/** Visits every limit that applies to the check, with its window (undefined for a per-authorization limit). */
+function eachLimit(check: LimitCheck, visit: LimitVisit): boolean {
   const scopes = [
     { controls: check.cardControls, column: 'card_id' as const, id: check.cardId },
     { controls: check.cardholderControls, column: 'cardholder_id' as const, id: check.cardholderId },
@@ -75,19 +85,83 @@ export async function limitsAllow(tx: Transaction, check: LimitCheck): Promise<b
   for (const scope of scopes) {
     for (const limit of scope.controls.spending_limits ?? []) {
       if (limit.categories !== undefined && !limit.categories.includes(check.mcc)) continue;
-      if (limit.interval === 'per_authorization') {
-        if (check.authorizationTotal > limit.amount) return false;
-        continue;
-      }
-      const used = await usageSince(tx, {
-        column: scope.column,
-        id: scope.id,
-        currency: check.currency,
-        since: windowStart(limit.interval, check.now),
-        categories: limit.categories,
-      });
-      if (used + check.amount > limit.amount) return false;
+      const window =
+        limit.interval === 'per_authorization'
+          ? undefined
+          : {
+              column: scope.column,
+              id: scope.id,
+              currency: check.currency,
+              since: windowStart(limit.interval, check.now),
+              categories: limit.categories,
+            };
+      if (!visit(window, limit)) return false;
     }
   }
   return true;
+}
+
+/** The windows whose usage `fitsLimits` will ask for. */
+export function usageWindows(check: LimitCheck): UsageWindow[] {
+  const windows: UsageWindow[] = [];
+  eachLimit(check, (window) => {
+    if (window !== undefined) windows.push(window);
+    return true;
+  });
+  return windows;
+}
+
+/** Whether `amount` more fits every limit, given what each window has used so far. Pure. */
+export function fitsLimits(check: LimitCheck, used: (window: UsageWindow) => number): boolean {
+  return eachLimit(check, (window, limit) =>
+    window === undefined
+      ? check.authorizationTotal <= limit.amount
+      : used(window) + check.amount <= limit.amount,
+  );
+}
+
+/**
+ * Whether `amount` more fits every spending limit of the card and of the cardholder (all cards together), for a
+ * new authorization and an increment alike.
+ */
+export async function limitsAllow(tx: Transaction, check: LimitCheck): Promise<boolean> {
+  const used = new Map<string, number>();
+  for (const window of usageWindows(check)) used.set(usageKey(window), await usageSince(tx, window));
+  return fitsLimits(check, (window) => used.get(usageKey(window)) ?? 0);
+}
+
+/** `usageSince` for many windows in one statement (a group of decisions), keyed by `usageKey`. */
+export async function usagesSince(
+  tx: Transaction,
+  windows: readonly UsageWindow[],
+): Promise<Map<string, number>> {
+  const unique = new Map(windows.map((window) => [usageKey(window), window]));
+  const used = new Map<string, number>();
+  if (unique.size === 0) return used;
+  const list = [...unique.entries()];
+  // One sub-select per scope, so each uses its own index (a CASE inside one WHERE would use neither).
+  const found = await tx.query<{ key: string; used: number }>(
+    `SELECT q.key, (CASE WHEN q.scope = 'card_id' THEN
+         (SELECT coalesce(sum(a.amount), 0) FROM authorizations a
+          WHERE a.card_id = q.id AND a.approved AND a.currency = q.currency AND a.created_at >= q.since
+            AND (q.categories IS NULL OR a.mcc = ANY(string_to_array(q.categories, ','))))
+       ELSE
+         (SELECT coalesce(sum(a.amount), 0) FROM authorizations a
+          WHERE a.cardholder_id = q.id AND a.approved AND a.currency = q.currency AND a.created_at >= q.since
+            AND (q.categories IS NULL OR a.mcc = ANY(string_to_array(q.categories, ','))))
+       END)::bigint AS used
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+       AS q(key, scope, id, currency, since, categories)`,
+    [
+      list.map(([key]) => key),
+      list.map(([, window]) => window.column),
+      list.map(([, window]) => window.id),
+      list.map(([, window]) => window.currency),
+      list.map(([, window]) => window.since.toISOString()),
+      // MCCs are four digits: a comma cannot occur in one.
+      list.map(([, window]) => window.categories?.join(',') ?? null),
+    ],
+  );
+  for (const row of found.rows) used.set(row.key, row.used);
+  return used;
 }

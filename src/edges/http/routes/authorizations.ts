@@ -19,6 +19,7 @@ import {
 } from '../../../processing/authorizations.js';
 import {
   askProgram,
+  authorize,
   authorizeIn,
   type AskedProgram,
   type AuthorizationRequest,
@@ -238,6 +239,12 @@ export function registerAuthorizationRoutes(app: LantauApp, context: ProcessingC
               },
             }),
       };
+      // Without an Idempotency-Key the request joins the group commit; with one, its key is stored in the same
+      // transaction as its decision.
+      if (request.headers['idempotency-key'] === undefined) {
+        const authorization = await authorize(context, decision);
+        return reply.code(201).send(authorization);
+      }
       // The programme's endpoint is asked before the transaction opens, and not again for a replayed key.
       let asked: AskedProgram | undefined;
       return reply.mutate(

@@ -1,0 +1,918 @@
+/**
+ * The decision engine (DESIGN.md's authorization path) for a group of requests in one transaction: the group
+ * commit in authorize.ts collects concurrent requests, and a single request is a group of one, so there is one
+ * way to decide. Every read is one statement for the whole group, every lock is taken in one order (cardholders,
+ * cards, wallet accounts, then the programmes' settlement accounts last), each request is decided in memory in
+ * arrival order against what the requests before it did, and everything is written with one statement per table.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Queryable, QueryResult, SqlParam, Transaction } from '../platform/db/database.js';
+import { rerunOnUniqueViolation } from '../platform/db/database.js';
+import type { Settled } from '../platform/db/group-commit.js';
+import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
+import { findCurrency } from '../platform/money.js';
+import {
+  LedgerWork,
+  flattenResults,
+  lockAccounts,
+  type BatchResult,
+  type TransferResult,
+} from '../ledger/index.js';
+import { emitEvents, type EventInput } from '../records/outbox.js';
+import { programAccountId } from '../issuing/programs.js';
+import { cardFromRow, CARD_COLUMNS, type Card } from '../issuing/cards.js';
+import { isExpired, expiryYYMM } from '../issuing/pan.js';
+import type { SpendingControls } from '../issuing/spending-controls.js';
+import { loadCvkPair, type StoredCvkPair } from '../vault/cvk-pairs.js';
+import { CVV2_SERVICE_CODE, computeCvv } from '../vault/cvv.js';
+import type { Keyring } from '../vault/keyring.js';
+import {
+  AUTHORIZATION_COLUMNS,
+  authorizationFromRow,
+  type Authorization,
+  type AuthorizationRow,
+  type Merchant,
+} from './authorizations.js';
+import {
+  APPROVED,
+  DECLINES,
+  PARTIALLY_APPROVED,
+  VERIFIED,
+  type Check,
+  type DeclineReason,
+} from './declines.js';
+import { amountTooLargeAsBadInput } from './fx.js';
+import { fitsLimits, usageKey, usagesSince, usageWindows, type LimitCheck } from './limits.js';
+import type { AuthorizationRequestPayload, ProgramVerdict } from './program-decision.js';
+import type { AuthorizationRequest, CardOwner, CardReference, ProcessingContext } from './authorize.js';
+
+/** One request in a group, with how to treat an approval. */
+export interface DecideItem {
+  readonly request: AuthorizationRequest;
+  /** The programme's verdict, asked with the id it was shown. */
+  readonly asked?: { readonly id: string; readonly verdict: ProgramVerdict };
+  /**
+   * An approval is not recorded but returned as what the programme would be asked: always (`preview`, inside a
+   * transaction the caller rolls back), or only when the card's programme has a real-time endpoint (`ask`).
+   */
+  readonly approval?: 'record' | 'ask' | 'preview';
+}
+
+export type Decided =
+  | { readonly kind: 'recorded'; readonly authorization: Authorization }
+  | { readonly kind: 'ask'; readonly payload: AuthorizationRequestPayload };
+
+/** Lodging and car rental hold longer (DESIGN.md): 7011 and the hotel chains 3501–3999; 7512 and 3351–3500. */
+export function extendedHoldMcc(mcc: string): boolean {
+  const code = Number(mcc);
+  return mcc === '7011' || mcc === '7512' || (code >= 3351 && code <= 3999);
+}
+
+export function networkKey(network: AuthorizationRequest['network']): string | null {
+  return network === undefined
+    ? null
+    : [network.acquirerId, network.stan, network.rrn, network.transmissionTime].join('|');
+}
+
+// ---- What stays the same between requests, kept per database ----
+
+const DIRECTORY_SIZE_MAX = 200_000;
+
+/**
+ * A card's owner (cardholder and programme) never changes, and a PAN's blind index always names the same card, so
+ * lookups are kept without invalidation: the card row itself is still read and locked on every decision, and a
+ * card that is gone is not found there. Bounded; the oldest entry leaves first.
+ */
+class CardDirectory {
+  private readonly owners = new Map<string, CardOwner>();
+
+  get(key: string): CardOwner | undefined {
+    return this.owners.get(key);
+  }
+
+  set(key: string, owner: CardOwner): void {
+    if (this.owners.size >= DIRECTORY_SIZE_MAX) {
+      const oldest = this.owners.keys().next();
+      if (oldest.done !== true) this.owners.delete(oldest.value);
+    }
+    this.owners.set(key, owner);
+  }
+}
+
+/** A programme has one CVK pair, never replaced (a second is refused): decrypted once per process. */
+const cvkPairs = new WeakMap<Keyring, Map<string, StoredCvkPair>>();
+const directories = new WeakMap<Queryable, CardDirectory>();
+
+function directoryFor(db: Queryable): CardDirectory {
+  let directory = directories.get(db);
+  if (directory === undefined) {
+    directory = new CardDirectory();
+    directories.set(db, directory);
+  }
+  return directory;
+}
+
+async function cvkPairFor(
+  tx: Queryable,
+  vault: Keyring,
+  programId: string,
+): Promise<StoredCvkPair | undefined> {
+  let pairs = cvkPairs.get(vault);
+  if (pairs === undefined) {
+    pairs = new Map();
+    cvkPairs.set(vault, pairs);
+  }
+  const kept = pairs.get(programId);
+  if (kept !== undefined) return kept;
+  const loaded = await loadCvkPair(tx, vault, programId);
+  if (loaded !== undefined) pairs.set(programId, loaded);
+  return loaded;
+}
+
+function referenceKey(context: Pick<ProcessingContext, 'vault'>, card: CardReference): string {
+  return 'id' in card ? `id:${card.id}` : `pan:${context.vault.blindIndex(card.pan, 'pan').toString('hex')}`;
+}
+
+function unknownCard(request: { readonly card: CardReference }): LantauError {
+  if ('id' in request.card) return notFound('card', request.card.id, 'card_id');
+  // ISO 8583 answers this with 14; over HTTP an unknown card is a 404 like any unknown object.
+  return new LantauError('card_not_found', 'No card has this number', { status: 404, param: 'pan' });
+}
+
+/** Finds the owners of many cards: from the directory, and the rest in one statement per kind of reference. */
+async function findOwners(
+  db: Queryable,
+  context: Pick<ProcessingContext, 'vault' | 'db'>,
+  requests: readonly { readonly programId?: string | undefined; readonly card: CardReference }[],
+): Promise<(CardOwner | LantauError)[]> {
+  const directory = directoryFor(context.db);
+  const keys = requests.map((request) => referenceKey(context, request.card));
+  const missingIds = new Set<string>();
+  const missingPans = new Map<string, Buffer>();
+  requests.forEach((request, index) => {
+    const key = keys[index] ?? '';
+    if (directory.get(key) !== undefined) return;
+    if ('id' in request.card) missingIds.add(request.card.id);
+    else missingPans.set(key, context.vault.blindIndex(request.card.pan, 'pan'));
+  });
+  if (missingIds.size > 0) {
+    const found = await db.query<{ id: string; cardholder_id: string; program_id: string }>(
+      'SELECT id, cardholder_id, program_id FROM cards WHERE id = ANY($1::text[])',
+      [[...missingIds]],
+    );
+    for (const row of found.rows) {
+      directory.set(`id:${row.id}`, {
+        cardId: row.id,
+        cardholderId: row.cardholder_id,
+        programId: row.program_id,
+      });
+    }
+  }
+  if (missingPans.size > 0) {
+    const found = await db.query<{
+      id: string;
+      cardholder_id: string;
+      program_id: string;
+      pan_index: Uint8Array;
+    }>('SELECT id, cardholder_id, program_id, pan_index FROM cards WHERE pan_index = ANY($1::bytea[])', [
+      [...missingPans.values()],
+    ]);
+    for (const row of found.rows) {
+      directory.set(`pan:${Buffer.from(row.pan_index).toString('hex')}`, {
+        cardId: row.id,
+        cardholderId: row.cardholder_id,
+        programId: row.program_id,
+      });
+    }
+  }
+  return requests.map((request, index) => {
+    const owner = directory.get(keys[index] ?? '');
+    // A programme key sees only its own cards; another programme's card is as unknown as no card.
+    if (owner === undefined || (request.programId !== undefined && request.programId !== owner.programId)) {
+      return unknownCard(request);
+    }
+    return owner;
+  });
+}
+
+/** Finds the card and its cardholder: by id within the caller's programme, or by its number's blind index. */
+export async function findCard(
+  db: Queryable,
+  context: Pick<ProcessingContext, 'vault' | 'db'>,
+  request: { readonly programId?: string | undefined; readonly card: CardReference },
+): Promise<CardOwner> {
+  const [owner] = await findOwners(db, context, [request]);
+  if (owner === undefined) throw new Error('findOwners answered nothing for one request');
+  if (owner instanceof LantauError) throw owner;
+  return owner;
+}
+
+// ---- The locked state a group decides on ----
+
+interface CardState {
+  card: Card;
+  readonly programId: string;
+  readonly cardType: string;
+  lockedMerchant: string | null;
+  statusReason: string | null;
+  readonly program: {
+    readonly status: string;
+    readonly fx_markup_bps: number;
+    readonly hold_days: number;
+    readonly extended_hold_days: number;
+    readonly has_endpoint: boolean;
+  };
+  readonly wallet: { readonly status: string; readonly ledger_account_id: string };
+}
+
+interface CardholderState {
+  readonly status: string;
+  readonly spending_controls: SpendingControls;
+}
+
+type CardRow = Parameters<typeof cardFromRow>[0] & {
+  locked_merchant: string | null;
+  wallet_status: string;
+  wallet_ledger_account_id: string;
+  program_status: string;
+  fx_markup_bps: number;
+  hold_days: number;
+  extended_hold_days: number;
+  has_endpoint: boolean;
+};
+
+const PREFIXED_CARD_COLUMNS = CARD_COLUMNS.split(',')
+  .map((column) => `c.${column.trim()}`)
+  .join(', ');
+
+/**
+ * Locks the cardholders: limits span all of a cardholder's cards, so their authorizations queue there, and every
+ * writer on the authorization path (lifecycle, clearing) takes the same lock first. Under it the cards are read
+ * with their wallets and programmes in one statement, without a row lock of their own: a card's state changes on
+ * this path only under its cardholder's lock, and a change from the API (a pause) orders before or after the
+ * decision as a whole.
+ */
+async function lockCards(
+  tx: Transaction,
+  owners: readonly CardOwner[],
+): Promise<{ holders: Map<string, CardholderState>; cards: Map<string, CardState> }> {
+  const holderIds = [...new Set(owners.map((owner) => owner.cardholderId))].sort();
+  const cardIds = [...new Set(owners.map((owner) => owner.cardId))].sort();
+  const holders = new Map<string, CardholderState>();
+  const cards = new Map<string, CardState>();
+  if (cardIds.length === 0) return { holders, cards };
+  const lockedHolders = await tx.query<CardholderState & { id: string }>(
+    'SELECT id, status, spending_controls FROM cardholders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+    [holderIds],
+  );
+  for (const row of lockedHolders.rows) holders.set(row.id, row);
+  const lockedCards = await tx.query<CardRow>(
+    `SELECT ${PREFIXED_CARD_COLUMNS}, c.locked_merchant, w.status AS wallet_status,
+       w.ledger_account_id AS wallet_ledger_account_id, p.status AS program_status, p.fx_markup_bps, p.hold_days,
+       p.extended_hold_days, EXISTS (SELECT 1 FROM authorization_endpoints e WHERE e.program_id = c.program_id)
+       AS has_endpoint
+     FROM cards c JOIN wallets w ON w.id = c.account_id JOIN programs p ON p.id = c.program_id
+     WHERE c.id = ANY($1::text[])`,
+    [cardIds],
+  );
+  for (const row of lockedCards.rows) {
+    cards.set(row.id, {
+      card: cardFromRow(row),
+      programId: row.program_id,
+      cardType: row.type,
+      lockedMerchant: row.locked_merchant,
+      statusReason: row.status_reason,
+      program: {
+        status: row.program_status,
+        fx_markup_bps: row.fx_markup_bps,
+        hold_days: row.hold_days,
+        extended_hold_days: row.extended_hold_days,
+        has_endpoint: row.has_endpoint,
+      },
+      wallet: { status: row.wallet_status, ledger_account_id: row.wallet_ledger_account_id },
+    });
+  }
+  return { holders, cards };
+}
+
+/** Reads that repeat within a group (the same FX rate for many requests) are made once. */
+function rememberingReads(tx: Transaction): Transaction {
+  const answers = new Map<string, Promise<QueryResult<unknown>>>();
+  return {
+    inTransaction: true,
+    exec: (sql) => tx.exec(sql),
+    query<Row>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<Row>> {
+      const key = `${sql}\u0000${JSON.stringify(params)}`;
+      let answer = answers.get(key);
+      if (answer === undefined) {
+        answer = tx.query<unknown>(sql, params);
+        answers.set(key, answer);
+      }
+      return answer as Promise<QueryResult<Row>>;
+    },
+  };
+}
+
+// ---- The checks ----
+
+function merchantKey(merchant: Merchant): string {
+  return merchant.acceptor_id ?? `${merchant.name}|${merchant.country ?? ''}`;
+}
+
+function categoryAllowed(controls: SpendingControls, mcc: string): boolean {
+  const allowed = controls.allowed_categories ?? [];
+  if (allowed.length > 0 && !allowed.includes(mcc)) return false;
+  return !(controls.blocked_categories ?? []).includes(mcc);
+}
+
+function countryAllowed(controls: SpendingControls, country: string | null): boolean {
+  const allowed = controls.allowed_merchant_countries ?? [];
+  if (allowed.length > 0 && (country === null || !allowed.includes(country))) return false;
+  return country === null || !(controls.blocked_merchant_countries ?? []).includes(country);
+}
+
+/** Records each check in order; after the first failure the rest are `skipped`, so `checks` reads as a story. */
+class CheckList {
+  readonly checks: Check[] = [];
+  failed: DeclineReason | undefined;
+
+  run(check: string, outcome: () => DeclineReason | undefined | 'skipped', detail?: string): void {
+    if (this.failed !== undefined) {
+      this.checks.push({ check, result: 'skipped' });
+      return;
+    }
+    const result = outcome();
+    if (result === 'skipped') {
+      this.checks.push({ check, result: 'skipped', ...(detail === undefined ? {} : { detail }) });
+    } else if (result === undefined) {
+      this.checks.push({ check, result: 'pass', ...(detail === undefined ? {} : { detail }) });
+    } else {
+      this.failed = result;
+      this.checks.push({ check, result: 'fail', detail: detail ?? DECLINES[result].message });
+    }
+  }
+}
+
+function statusDecline(state: CardState): DeclineReason | undefined {
+  if (state.card.status === 'paused') return 'card_paused';
+  if (state.card.status === 'closed') {
+    if (state.statusReason === 'lost') return 'card_lost';
+    if (state.statusReason === 'stolen') return 'card_stolen';
+    return 'card_closed';
+  }
+  return undefined;
+}
+
+function cvvMatches(cvk: StoredCvkPair | undefined, pan: string, card: Card, cvv2: string): boolean {
+  if (cvk === undefined) return false;
+  const expected = computeCvv({
+    pan,
+    expiryYYMM: expiryYYMM({ month: card.exp_month, year: card.exp_year }),
+    serviceCode: CVV2_SERVICE_CODE,
+    cvkA: cvk.cvkA,
+    cvkB: cvk.cvkB,
+  });
+  return expected.length === cvv2.length && timingSafeEqual(Buffer.from(expected), Buffer.from(cvv2));
+}
+
+function holdSeconds(state: CardState, mcc: string): number {
+  const days = extendedHoldMcc(mcc) ? state.program.extended_hold_days : state.program.hold_days;
+  return days * 24 * 60 * 60;
+}
+
+function singleResult(result: BatchResult): TransferResult {
+  const [only] = flattenResults([result]);
+  if (only === undefined) throw new Error('the ledger gave no result for one transfer');
+  return only;
+}
+
+// ---- The group ----
+
+type Conversion = Awaited<ReturnType<ProcessingContext['convert']>>;
+
+/** What a group inserts for one recorded decision. */
+interface NewAuthorization {
+  readonly index: number;
+  /** The row as stored: the answer is made from it, without reading it back. */
+  readonly row: AuthorizationRow;
+  readonly networkKey: string | null;
+  readonly cardUpdate: 'close_single_use' | 'lock_merchant' | undefined;
+  readonly state: CardState;
+}
+
+/** An approval already decided in this group, counted by later requests' limits. */
+interface GroupApproval {
+  readonly cardId: string;
+  readonly cardholderId: string;
+  readonly currency: string;
+  readonly mcc: string;
+  readonly amount: number;
+}
+
+const INSERT_COLUMNS = `id, program_id, card_id, cardholder_id, account_id, status, approved, response_code,
+  decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
+  merchant_currency, fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode,
+  partial_allowed, network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history,
+  program_decision`;
+
+/**
+ * Decides a group of requests in the caller's transaction. Each request gets its own outcome: a refusal of one
+ * (an unknown card, bad input) does not affect the others. A failure of the group as a whole (the database, a
+ * twin's network identity committed meanwhile) is thrown, and the caller decides each request again alone.
+ */
+export async function decideGroup(
+  tx: Transaction,
+  context: ProcessingContext,
+  items: readonly DecideItem[],
+): Promise<Settled<Decided>[]> {
+  const outcomes: (Settled<Decided> | undefined)[] = items.map(() => undefined);
+  const refuse = (index: number, error: unknown): void => {
+    outcomes[index] = { ok: false, error };
+  };
+  items.forEach((item, index) => {
+    // An unknown currency is bad input, not a decline: no rate could ever exist for it.
+    if (findCurrency(item.request.currency) === undefined) {
+      refuse(
+        index,
+        invalidRequest(
+          'currency_invalid',
+          `${item.request.currency} is not an ISO 4217 currency code`,
+          'currency',
+        ),
+      );
+    }
+  });
+  const itemAt = (index: number): DecideItem => {
+    const item = items[index];
+    if (item === undefined) throw new Error(`no request at ${index}`);
+    return item;
+  };
+  const live = (): number[] => items.flatMap((_, index) => (outcomes[index] === undefined ? [index] : []));
+
+  const found = await findOwners(
+    tx,
+    context,
+    items.map((item) => item.request),
+  );
+  const owners = new Map<number, CardOwner>();
+  for (const index of live()) {
+    const owner = found[index];
+    if (owner === undefined || owner instanceof LantauError)
+      refuse(index, owner ?? unknownCard(itemAt(index).request));
+    else owners.set(index, owner);
+  }
+  const { holders, cards } = await lockCards(tx, [...owners.values()]);
+  for (const index of live()) {
+    const owner = owners.get(index);
+    if (owner === undefined || !cards.has(owner.cardId) || !holders.has(owner.cardholderId)) {
+      refuse(index, unknownCard(itemAt(index).request));
+    }
+  }
+  const stateOf = (index: number): { state: CardState; holder: CardholderState } => {
+    const owner = owners.get(index);
+    const state = owner === undefined ? undefined : cards.get(owner.cardId);
+    const holder = owner === undefined ? undefined : holders.get(owner.cardholderId);
+    if (state === undefined || holder === undefined) throw new Error('a live request lost its card');
+    return { state, holder };
+  };
+
+  const walletAccounts = live().map((index) => stateOf(index).state.wallet.ledger_account_id);
+  const ledger = new LedgerWork(context.clock.now(), await lockAccounts(tx, walletAccounts));
+  // The time is read after the locks are held, as the ledger's own writes do.
+  const now = ledger.now;
+
+  // Reads, each one statement for the group.
+  const keys = new Map<number, string>();
+  for (const index of live()) {
+    const key = networkKey(itemAt(index).request.network);
+    if (key !== null) keys.set(index, key);
+  }
+  const firsts = new Map<string, AuthorizationRow>();
+  if (keys.size > 0) {
+    const rows = await tx.query<AuthorizationRow & { network_key: string }>(
+      `SELECT ${AUTHORIZATION_COLUMNS}, network_key FROM authorizations WHERE network_key = ANY($1::text[])`,
+      [[...new Set(keys.values())]],
+    );
+    for (const row of rows.rows) firsts.set(row.network_key, row);
+  }
+  const limitCheck = (index: number, amount: number): LimitCheck => {
+    const { state, holder } = stateOf(index);
+    return {
+      cardId: state.card.id,
+      cardControls: state.card.spending_controls,
+      cardholderId: state.card.cardholder_id,
+      cardholderControls: holder.spending_controls,
+      currency: state.card.currency,
+      mcc: itemAt(index).request.merchant.mcc,
+      amount,
+      authorizationTotal: amount,
+      now,
+    };
+  };
+  const usage = await usagesSince(
+    tx,
+    live().flatMap((index) => usageWindows(limitCheck(index, 0))),
+  );
+  const reads = rememberingReads(tx);
+  const conversions = new Map<number, Conversion>();
+  const cvvResults = new Map<number, boolean>();
+  for (const index of live()) {
+    const { request } = itemAt(index);
+    const { state } = stateOf(index);
+    try {
+      conversions.set(
+        index,
+        // Converted even when a check fails, so a decline records what was asked in the card's currency too.
+        await context
+          .convert(reads, {
+            merchantAmount: request.amount,
+            merchantCurrency: request.currency,
+            cardCurrency: state.card.currency,
+            markupBps: state.program.fx_markup_bps,
+            at: now,
+          })
+          .catch(amountTooLargeAsBadInput),
+      );
+    } catch (error) {
+      if (!(error instanceof LantauError)) throw error;
+      refuse(index, error);
+      continue;
+    }
+    if ('pan' in request.card && request.card.cvv2 !== undefined) {
+      const cvk = await cvkPairFor(tx, context.vault, state.programId);
+      cvvResults.set(index, cvvMatches(cvk, request.card.pan, state.card, request.card.cvv2));
+    }
+  }
+
+  // The programmes' settlement accounts, which every hold credits, are locked last: held only from here to commit.
+  await ledger.lockAccounts(
+    tx,
+    live().map((index) => {
+      const { state } = stateOf(index);
+      return programAccountId(state.programId, 'card_settlement', state.card.currency);
+    }),
+  );
+
+  const inserts: NewAuthorization[] = [];
+  const approvals: GroupApproval[] = [];
+  // A repeat of a request decided earlier in this group is answered from it once it is recorded.
+  const repeatsOf = new Map<number, number>();
+  const decidedKeys = new Map<string, { index: number; cardId: string }>();
+
+  for (const index of live()) {
+    const item = itemAt(index);
+    const { request } = item;
+    const { state, holder } = stateOf(index);
+    const key = keys.get(index) ?? null;
+    if (key !== null) {
+      // Under the cardholder's lock a repeat sees its first answer, committed or decided just before in this group.
+      const first = firsts.get(key);
+      const earlier = decidedKeys.get(key);
+      const firstCard = first?.card_id ?? earlier?.cardId;
+      if (firstCard !== undefined) {
+        // The same identity for another card is not a repeat, and must not show that card's answer (it may be
+        // another programme's): ISO 8583's 94, duplicate transmission.
+        if (firstCard !== state.card.id) {
+          refuse(
+            index,
+            new LantauError(
+              'duplicate_transmission',
+              'A message with this network identity was already answered for another card',
+              { status: 409, param: 'network' },
+            ),
+          );
+        } else if (first !== undefined) {
+          outcomes[index] = {
+            ok: true,
+            value: { kind: 'recorded', authorization: authorizationFromRow(first) },
+          };
+        } else if (earlier !== undefined) {
+          repeatsOf.set(index, earlier.index);
+        }
+        continue;
+      }
+    }
+
+    const id = item.asked?.id ?? context.ids('auth');
+    const checks = new CheckList();
+    const { merchant } = request;
+    const { card } = state;
+
+    checks.run('program', () => (state.program.status === 'active' ? undefined : 'program_suspended'));
+    checks.run('card_status', () => statusDecline(state));
+    checks.run('expiry', () => {
+      const expiry = { month: card.exp_month, year: card.exp_year };
+      if (
+        'pan' in request.card &&
+        request.card.expMonth !== undefined &&
+        request.card.expYear !== undefined
+      ) {
+        if (request.card.expMonth !== expiry.month || request.card.expYear !== expiry.year)
+          return 'expiry_mismatch';
+      }
+      return isExpired(expiry, now) ? 'card_expired' : undefined;
+    });
+    checks.run('cvv2', () => {
+      const matches = cvvResults.get(index);
+      if (matches === undefined) return 'skipped';
+      return matches ? undefined : 'cvv2_mismatch';
+    });
+    checks.run('cardholder', () => (holder.status === 'active' ? undefined : 'cardholder_inactive'));
+    checks.run('account', () => (state.wallet.status === 'active' ? undefined : 'account_inactive'));
+    checks.run('merchant_lock', () => {
+      if (state.cardType !== 'merchant_locked') return 'skipped';
+      return state.lockedMerchant === null || state.lockedMerchant === merchantKey(merchant)
+        ? undefined
+        : 'merchant_locked';
+    });
+    checks.run('merchant_category', () =>
+      categoryAllowed(card.spending_controls, merchant.mcc) &&
+      categoryAllowed(holder.spending_controls, merchant.mcc)
+        ? undefined
+        : 'merchant_category_blocked',
+    );
+    checks.run('merchant_country', () =>
+      countryAllowed(card.spending_controls, merchant.country) &&
+      countryAllowed(holder.spending_controls, merchant.country)
+        ? undefined
+        : 'merchant_country_blocked',
+    );
+    const converted = conversions.get(index);
+    checks.run('currency_conversion', () => (converted === undefined ? 'fx_rate_unavailable' : undefined));
+    const amount = converted?.amount ?? 0;
+    checks.run('spending_limits', () => {
+      const check = limitCheck(index, amount);
+      // What this group approved before this request counts as if it had committed.
+      const used = (window: ReturnType<typeof usageWindows>[number]): number =>
+        (usage.get(usageKey(window)) ?? 0) +
+        approvals
+          .filter(
+            (approval) =>
+              (window.column === 'card_id' ? approval.cardId : approval.cardholderId) === window.id &&
+              approval.currency === window.currency &&
+              (window.categories === undefined || window.categories.includes(approval.mcc)),
+          )
+          .reduce((sum, approval) => sum + approval.amount, 0);
+      return fitsLimits(check, used) ? undefined : 'spending_limit_exceeded';
+    });
+
+    const verdict = item.asked?.verdict;
+    if (verdict !== undefined) checks.run('program_decision', () => verdict.decline, verdict.detail);
+    // The programme may approve less than asked: the hold is what it approved (a partial approval, code 10).
+    const holdAmount = verdict?.amount === undefined ? amount : Math.min(amount, verdict.amount);
+
+    const mark = ledger.mark();
+    // Written by the balance check (TypeScript does not follow assignments made inside a callback).
+    const held: { holdId: string | null; approvedAmount: number } = { holdId: null, approvedAmount: 0 };
+    const timeoutSeconds = holdSeconds(state, merchant.mcc);
+    checks.run('balance', () => {
+      if (amount === 0) return 'skipped';
+      const walletAccount = state.wallet.ledger_account_id;
+      const hold = (value: number): TransferResult =>
+        singleResult(
+          ledger.apply({
+            id: context.ids('hold'),
+            kind: 'pending',
+            debitAccountId: walletAccount,
+            creditAccountId: programAccountId(state.programId, 'card_settlement', card.currency),
+            amount: value,
+            currency: card.currency,
+            timeoutSeconds,
+            code: 'authorization_hold',
+            reference: id,
+          }),
+        );
+      // A hold beyond 2^53 - 1 minor units is more than any wallet holds: short of funds like exceeds_credits.
+      const short = (result: TransferResult): boolean =>
+        result.status === 'failed' &&
+        (result.error === 'exceeds_credits' || result.error === 'overflows_balance');
+      let result = hold(holdAmount);
+      if (short(result) && request.partialAllowed) {
+        // A partial approval (code 10): hold what the wallet has, when it has anything.
+        const account = ledger.account(walletAccount);
+        const available =
+          account === undefined ? 0 : account.creditsPosted - account.debitsPosted - account.debitsPending;
+        if (available <= 0) return 'insufficient_funds';
+        result = hold(Math.min(available, holdAmount));
+      }
+      if (result.status === 'failed') {
+        if (short(result)) return 'insufficient_funds';
+        throw new Error(`the ledger refused a hold: ${result.error}`);
+      }
+      held.holdId = result.transfer.id;
+      held.approvedAmount = result.transfer.amount;
+      return undefined;
+    });
+    const { holdId, approvedAmount } = held;
+
+    const declined = checks.failed;
+    const toAsk =
+      declined === undefined &&
+      (item.approval === 'preview' || (item.approval === 'ask' && state.program.has_endpoint));
+    if (toAsk) {
+      // Nothing is recorded: the caller asks the programme (with no transaction open) and decides again.
+      ledger.undoTo(mark);
+      outcomes[index] = {
+        ok: true,
+        value: {
+          kind: 'ask',
+          payload: {
+            id,
+            object: 'authorization_request',
+            program_id: state.programId,
+            card_id: card.id,
+            cardholder_id: card.cardholder_id,
+            account_id: card.account_id,
+            amount: approvedAmount,
+            requested_amount: amount,
+            currency: card.currency,
+            merchant_amount: request.amount,
+            merchant_currency: request.currency,
+            fx_rate: converted?.rate ?? null,
+            merchant,
+            entry_mode: request.entryMode,
+            partial_allowed: request.partialAllowed,
+            checks: checks.checks,
+            created: now.toISOString(),
+          },
+        },
+      };
+      continue;
+    }
+
+    const approved = declined === undefined;
+    const responseCode = !approved
+      ? DECLINES[declined].code
+      : amount === 0
+        ? VERIFIED
+        : approvedAmount < amount
+          ? PARTIALLY_APPROVED
+          : APPROVED;
+    if (approved) {
+      approvals.push({
+        cardId: card.id,
+        cardholderId: card.cardholder_id,
+        currency: card.currency,
+        mcc: merchant.mcc,
+        amount: approvedAmount,
+      });
+    }
+    let cardUpdate: NewAuthorization['cardUpdate'];
+    // Single-use cards close after their first approval that holds money (an account verification, amount 0,
+    // does not use the card up: merchants verify a card before the purchase that follows); merchant-locked cards
+    // lock to their first merchant. Later requests in the group see the change.
+    if (approved && state.cardType === 'single_use' && approvedAmount > 0) {
+      cardUpdate = 'close_single_use';
+      state.card = { ...state.card, status: 'closed' };
+      state.statusReason = 'single_use_used';
+    } else if (approved && state.cardType === 'merchant_locked' && state.lockedMerchant === null) {
+      cardUpdate = 'lock_merchant';
+      state.lockedMerchant = merchantKey(merchant);
+    }
+    if (key !== null) decidedKeys.set(key, { index, cardId: card.id });
+    inserts.push({
+      index,
+      state,
+      cardUpdate,
+      networkKey: key,
+      row: {
+        id,
+        program_id: state.programId,
+        card_id: card.id,
+        cardholder_id: card.cardholder_id,
+        account_id: card.account_id,
+        status: !approved ? 'declined' : amount === 0 ? 'closed' : 'pending',
+        approved,
+        response_code: responseCode,
+        decline_reason: declined ?? null,
+        decline_message: declined === undefined ? null : DECLINES[declined].message,
+        requested_amount: amount,
+        approved_amount: approvedAmount,
+        amount: approvedAmount,
+        currency: card.currency,
+        merchant_amount: request.amount,
+        merchant_currency: request.currency,
+        fx_rate: converted?.rate ?? null,
+        fx_markup_bps: converted?.markupBps ?? null,
+        fx_source: converted?.source ?? null,
+        merchant,
+        entry_mode: request.entryMode,
+        partial_allowed: request.partialAllowed,
+        hold_ids: holdId === null ? [] : [holdId],
+        expires_at: holdId === null ? null : new Date(now.getTime() + timeoutSeconds * 1000),
+        checks: checks.checks,
+        request_history: [
+          {
+            kind: 'authorization',
+            requested_amount: amount,
+            amount: approvedAmount,
+            approved,
+            response_code: responseCode,
+            decline_reason: declined ?? null,
+            created: now.toISOString(),
+          },
+        ],
+        cleared_amount: 0,
+        program_decision: verdict === undefined ? null : verdict.record,
+        created_at: now,
+        updated_at: now,
+      },
+    });
+  }
+
+  await ledger.write(tx);
+  await insertAuthorizations(tx, inserts);
+  const events: EventInput[] = [];
+  for (const insert of inserts) {
+    const authorization = authorizationFromRow(insert.row);
+    outcomes[insert.index] = { ok: true, value: { kind: 'recorded', authorization } };
+    events.push({ type: 'authorization.created', programId: insert.state.programId, object: authorization });
+    const changed = await updateCard(tx, insert, now);
+    if (changed !== undefined)
+      events.push({ type: 'card.updated', programId: insert.state.programId, object: changed });
+  }
+  await emitEvents(tx, context, events);
+  for (const [index, earlier] of repeatsOf) outcomes[index] = outcomes[earlier];
+
+  return outcomes.map(
+    (outcome) => outcome ?? { ok: false, error: new Error('a request was left undecided') },
+  );
+}
+
+/** One INSERT for the group's authorizations. */
+async function insertAuthorizations(tx: Transaction, inserts: readonly NewAuthorization[]): Promise<void> {
+  if (inserts.length === 0) return;
+  const column = (value: (insert: NewAuthorization) => SqlParam): SqlParam[] => inserts.map(value);
+  const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
+  await tx
+    .query(
+      `INSERT INTO authorizations (${INSERT_COLUMNS})
+       SELECT id, program_id, card_id, cardholder_id, account_id, status, approved, response_code, decline_reason,
+         decline_message, requested_amount, approved_amount, approved_amount, currency, merchant_amount,
+         merchant_currency, fx_rate::numeric, fx_markup_bps, fx_source, merchant::jsonb, mcc, merchant_country,
+         entry_mode, partial_allowed, network_key,
+         CASE WHEN hold_id IS NULL THEN '{}'::text[] ELSE ARRAY[hold_id] END, expires_at, checks::jsonb, created_at,
+         created_at, request_history::jsonb, program_decision::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[],
+         $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::bigint[], $15::text[],
+         $16::text[], $17::integer[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
+         $23::boolean[], $24::text[], $25::text[], $26::timestamptz[], $27::text[], $28::text[], $29::text[],
+         $30::timestamptz[])
+         AS n(id, program_id, card_id, cardholder_id, account_id, status, approved, response_code, decline_reason,
+           decline_message, requested_amount, approved_amount, currency, merchant_amount, merchant_currency,
+           fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode, partial_allowed,
+           network_key, hold_id, expires_at, checks, request_history, program_decision, created_at)`,
+      [
+        column(({ row }) => row.id),
+        column(({ row }) => row.program_id),
+        column(({ row }) => row.card_id),
+        column(({ row }) => row.cardholder_id),
+        column(({ row }) => row.account_id),
+        column(({ row }) => row.status),
+        column(({ row }) => row.approved),
+        column(({ row }) => row.response_code),
+        column(({ row }) => row.decline_reason),
+        column(({ row }) => row.decline_message),
+        column(({ row }) => row.requested_amount),
+        column(({ row }) => row.approved_amount),
+        column(({ row }) => row.currency),
+        column(({ row }) => row.merchant_amount),
+        column(({ row }) => row.merchant_currency),
+        column(({ row }) => row.fx_rate),
+        column(({ row }) => row.fx_markup_bps),
+        column(({ row }) => row.fx_source),
+        column(({ row }) => JSON.stringify(row.merchant)),
+        column(({ row }) => row.merchant.mcc),
+        column(({ row }) => row.merchant.country),
+        column(({ row }) => row.entry_mode),
+        column(({ row }) => row.partial_allowed),
+        column(({ networkKey }) => networkKey),
+        column(({ row }) => row.hold_ids[0] ?? null),
+        column(({ row }) => row.expires_at?.toISOString() ?? null),
+        column(({ row }) => JSON.stringify(row.checks)),
+        column(({ row }) => JSON.stringify(row.request_history)),
+        column(({ row }) => json(row.program_decision)),
+        column(({ row }) => row.created_at.toISOString()),
+      ],
+    )
+    // The same network identity arriving at once in two transactions: neither saw the other's row. Re-running the
+    // group finds the first and answers as a repeat would.
+    .catch(rerunOnUniqueViolation('a message with the same network identity was decided concurrently'));
+}
+
+async function updateCard(tx: Transaction, insert: NewAuthorization, now: Date): Promise<Card | undefined> {
+  if (insert.cardUpdate === undefined) return undefined;
+  const changed =
+    insert.cardUpdate === 'close_single_use'
+      ? await tx.query<Parameters<typeof cardFromRow>[0]>(
+          `UPDATE cards SET status = 'closed', status_reason = 'single_use_used', closed_at = $2, updated_at = $2
+           WHERE id = $1 RETURNING ${CARD_COLUMNS}`,
+          [insert.state.card.id, now],
+        )
+      : await tx.query<Parameters<typeof cardFromRow>[0]>(
+          `UPDATE cards SET locked_merchant = $2, updated_at = $3 WHERE id = $1 RETURNING ${CARD_COLUMNS}`,
+          [insert.state.card.id, merchantKey(insert.row.merchant), now],
+        );
+  const row = changed.rows[0];
+  return row === undefined ? undefined : cardFromRow(row);
+}
