@@ -246,15 +246,26 @@ function parseReply(text: string): { approved: boolean; amount?: number } | stri
  * moment the request leaves. Lithic re-sends and so may the network: the programme's endpoint must be idempotent on
  * the authorization id.
  */
+/** Programmes whose endpoints are kept decrypted; past this the kept set starts again (a bound, not a tuning). */
+const KEPT_ENDPOINTS_MAX = 10_000;
+
 export function httpProgramDecisions(context: AuthorizationEndpointContext): ProgramDecisions {
+  // Each programme's endpoint with its secret decrypted, by the row's version (xmin: every change writes a new
+  // row version), so the hot path neither queries nor decrypts while nothing changed.
+  const kept = new Map<string, { readonly version: string; readonly endpoint: HttpEndpoint }>();
   return {
-    async endpointFor(programId) {
-      const found = await context.db.query<EndpointRow>(
-        'SELECT * FROM authorization_endpoints WHERE program_id = $1',
+    async endpointFor(programId, version) {
+      const known = kept.get(programId);
+      if (version !== undefined && known?.version === version) return known.endpoint;
+      const found = await context.db.query<EndpointRow & { version: string }>(
+        'SELECT *, xmin::text AS version FROM authorization_endpoints WHERE program_id = $1',
         [programId],
       );
       const row = found.rows[0];
-      if (row === undefined) return undefined;
+      if (row === undefined) {
+        kept.delete(programId);
+        return undefined;
+      }
       const secret = (await context.vault.decrypt(row.secret_encrypted, aad(programId))).toString('utf8');
       const endpoint: HttpEndpoint = {
         programId,
@@ -263,6 +274,8 @@ export function httpProgramDecisions(context: AuthorizationEndpointContext): Pro
         timeoutMs: row.timeout_ms,
         secret,
       };
+      if (kept.size >= KEPT_ENDPOINTS_MAX) kept.clear();
+      kept.set(programId, { version: row.version, endpoint });
       return endpoint;
     },
 

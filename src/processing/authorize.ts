@@ -143,7 +143,9 @@ export async function authorize(
   const first = await group.submit({ request, approval: decisions === undefined ? 'record' : 'ask' });
   if (first.kind === 'recorded') return first.authorization;
   const endpoint =
-    decisions === undefined ? undefined : await decisions.endpointFor(first.payload.program_id);
+    decisions === undefined
+      ? undefined
+      : await decisions.endpointFor(first.payload.program_id, first.endpointVersion);
   if (decisions === undefined || endpoint === undefined) {
     // The endpoint was removed since: the engine decides alone.
     return recorded(await group.submit({ request }));

@@ -60,7 +60,12 @@ export interface DecideItem {
 
 export type Decided =
   | { readonly kind: 'recorded'; readonly authorization: Authorization }
-  | { readonly kind: 'ask'; readonly payload: AuthorizationRequestPayload };
+  | {
+      readonly kind: 'ask';
+      readonly payload: AuthorizationRequestPayload;
+      /** The programme's endpoint version as this decision read it (undefined for a preview without one). */
+      readonly endpointVersion: string | undefined;
+    };
 
 /** Lodging and car rental hold longer (DESIGN.md): 7011 and the hotel chains 3501–3999; 7512 and 3351–3500. */
 export function extendedHoldMcc(mcc: string): boolean {
@@ -220,7 +225,8 @@ interface CardState {
     readonly fx_markup_bps: number;
     readonly hold_days: number;
     readonly extended_hold_days: number;
-    readonly has_endpoint: boolean;
+    /** The real-time endpoint's row version (xmin), null without one. */
+    readonly endpoint_version: string | null;
   };
   readonly wallet: { readonly status: string; readonly ledger_account_id: string };
 }
@@ -238,7 +244,7 @@ type CardRow = Parameters<typeof cardFromRow>[0] & {
   fx_markup_bps: number;
   hold_days: number;
   extended_hold_days: number;
-  has_endpoint: boolean;
+  endpoint_version: string | null;
 };
 
 const PREFIXED_CARD_COLUMNS = CARD_COLUMNS.split(',')
@@ -269,8 +275,8 @@ async function lockCards(
   const lockedCards = await tx.query<CardRow>(
     `SELECT ${PREFIXED_CARD_COLUMNS}, c.locked_merchant, w.status AS wallet_status,
        w.ledger_account_id AS wallet_ledger_account_id, p.status AS program_status, p.fx_markup_bps, p.hold_days,
-       p.extended_hold_days, EXISTS (SELECT 1 FROM authorization_endpoints e WHERE e.program_id = c.program_id)
-       AS has_endpoint
+       p.extended_hold_days,
+       (SELECT e.xmin::text FROM authorization_endpoints e WHERE e.program_id = c.program_id) AS endpoint_version
      FROM cards c JOIN wallets w ON w.id = c.account_id JOIN programs p ON p.id = c.program_id
      WHERE c.id = ANY($1::text[])`,
     [cardIds],
@@ -287,7 +293,7 @@ async function lockCards(
         fx_markup_bps: row.fx_markup_bps,
         hold_days: row.hold_days,
         extended_hold_days: row.extended_hold_days,
-        has_endpoint: row.has_endpoint,
+        endpoint_version: row.endpoint_version,
       },
       wallet: { status: row.wallet_status, ledger_account_id: row.wallet_ledger_account_id },
     });
@@ -708,7 +714,7 @@ export async function decideGroup(
     const declined = checks.failed;
     const toAsk =
       declined === undefined &&
-      (item.approval === 'preview' || (item.approval === 'ask' && state.program.has_endpoint));
+      (item.approval === 'preview' || (item.approval === 'ask' && state.program.endpoint_version !== null));
     if (toAsk) {
       // Nothing is recorded: the caller asks the programme (with no transaction open) and decides again.
       ledger.undoTo(mark);
@@ -716,6 +722,7 @@ export async function decideGroup(
         ok: true,
         value: {
           kind: 'ask',
+          endpointVersion: state.program.endpoint_version ?? undefined,
           payload: {
             id,
             object: 'authorization_request',

@@ -7,8 +7,12 @@ import type { Check, DeclineReason } from './declines.js';
  * its own checks pass, and never inside a database transaction: the answer may take up to the endpoint's timeout.
  */
 export interface ProgramDecisions {
-  /** The programme's endpoint, or undefined when it has none (then the engine decides alone). */
-  endpointFor(programId: string): Promise<ProgramEndpoint | undefined>;
+  /**
+   * The programme's endpoint, or undefined when it has none (then the engine decides alone). `version` is the
+   * endpoint's version as the decision read it, in the same statement as the card: an implementation may answer
+   * from what it kept when the version matches, so a change made by any process is seen by the next decision.
+   */
+  endpointFor(programId: string, version?: string): Promise<ProgramEndpoint | undefined>;
   ask(endpoint: ProgramEndpoint, request: AuthorizationRequestPayload): Promise<ProgramAnswer>;
 }
 

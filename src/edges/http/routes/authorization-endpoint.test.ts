@@ -335,6 +335,28 @@ describe('deciding with the programme', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('sees a change another process made to the endpoint at the next decision', async () => {
+    await setEndpoint({ timeout_ms: 1_000, stand_in: 'decline' });
+    handler = (_body, response) => answer(response, 200, JSON.stringify({ approved: true }));
+    const { card } = await walletWithCard(1_000);
+    expect(await authorize(card, 100)).toMatchObject({
+      approved: true,
+      program_decision: { outcome: 'approved' },
+    });
+    // Another process points the endpoint at a port nobody listens on, with an approving stand-in: nothing here
+    // told this process, which kept the endpoint it used a moment ago.
+    await api.db.query(
+      `UPDATE authorization_endpoints SET url = 'http://127.0.0.1:9/decide', stand_in = 'approve' WHERE program_id = $1`,
+      [program.program.id],
+    );
+    const after = await authorize(card, 100);
+    expect(after).toMatchObject({
+      approved: true,
+      program_decision: { outcome: 'webhook_error', stand_in: 'approve' },
+    });
+    await setEndpoint({ timeout_ms: 1_000, stand_in: 'decline' });
+  });
+
   it('after DELETE the engine decides alone', async () => {
     await setEndpoint({ timeout_ms: 200, stand_in: 'decline' });
     expect((await call('DELETE', '/v1/authorization_endpoint')).statusCode).toBe(200);
