@@ -111,29 +111,35 @@ async function insertTransfers(tx: Transaction, created: readonly Transfer[]): P
   // Inserted in id order, the order every batch uses, so two batches racing on the same ids cannot deadlock.
   const rows = [...created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   try {
+    // One JSON document for all rows: the driver sends it as it is, with no per-element array escaping.
     await tx.query(
       `INSERT INTO ledger_transfers (id, program_id, kind, debit_account_id, credit_account_id, amount, currency,
          pending_id, timeout_seconds, expires_at, code, reference, created_at, state, resolved_at, resolved_by)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-         $8::text[], $9::integer[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], $14::text[],
-         $15::timestamptz[], $16::text[])`,
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id text, program_id text, kind text, debit_account_id text,
+         credit_account_id text, amount bigint, currency text, pending_id text, timeout_seconds integer,
+         expires_at timestamptz, code text, reference text, created_at timestamptz, state text,
+         resolved_at timestamptz, resolved_by text)`,
       [
-        rows.map((t) => t.id),
-        rows.map((t) => t.programId),
-        rows.map((t) => t.kind),
-        rows.map((t) => t.debitAccountId),
-        rows.map((t) => t.creditAccountId),
-        rows.map((t) => t.amount),
-        rows.map((t) => t.currency),
-        rows.map((t) => t.pendingId),
-        rows.map((t) => t.timeoutSeconds),
-        rows.map((t) => iso(t.expiresAt)),
-        rows.map((t) => t.code),
-        rows.map((t) => t.reference),
-        rows.map((t) => t.createdAt.toISOString()),
-        rows.map((t) => t.state),
-        rows.map((t) => iso(t.resolvedAt)),
-        rows.map((t) => t.resolvedBy),
+        JSON.stringify(
+          rows.map((t) => ({
+            id: t.id,
+            program_id: t.programId,
+            kind: t.kind,
+            debit_account_id: t.debitAccountId,
+            credit_account_id: t.creditAccountId,
+            amount: t.amount,
+            currency: t.currency,
+            pending_id: t.pendingId,
+            timeout_seconds: t.timeoutSeconds,
+            expires_at: iso(t.expiresAt),
+            code: t.code,
+            reference: t.reference,
+            created_at: t.createdAt.toISOString(),
+            state: t.state,
+            resolved_at: iso(t.resolvedAt),
+            resolved_by: t.resolvedBy,
+          })),
+        ),
       ],
     );
   } catch (error) {

@@ -846,61 +846,30 @@ export async function decideGroup(
   );
 }
 
-/** One INSERT for the group's authorizations. */
+/** One INSERT for the group's authorizations, its rows as one JSON document (see `emitEvents`). */
 async function insertAuthorizations(tx: Transaction, inserts: readonly NewAuthorization[]): Promise<void> {
   if (inserts.length === 0) return;
-  const column = (value: (insert: NewAuthorization) => SqlParam): SqlParam[] => inserts.map(value);
-  const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
+  const rows = inserts.map(({ row, networkKey }) => ({
+    ...row,
+    mcc: row.merchant.mcc,
+    merchant_country: row.merchant.country,
+    network_key: networkKey,
+  }));
   await tx
     .query(
       `INSERT INTO authorizations (${INSERT_COLUMNS})
        SELECT id, program_id, card_id, cardholder_id, account_id, status, approved, response_code, decline_reason,
-         decline_message, requested_amount, approved_amount, approved_amount, currency, merchant_amount,
-         merchant_currency, fx_rate::numeric, fx_markup_bps, fx_source, merchant::jsonb, mcc, merchant_country,
-         entry_mode, partial_allowed, network_key,
-         CASE WHEN hold_id IS NULL THEN '{}'::text[] ELSE ARRAY[hold_id] END, expires_at, checks::jsonb, created_at,
-         created_at, request_history::jsonb, program_decision::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[],
-         $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::bigint[], $15::text[],
-         $16::text[], $17::integer[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
-         $23::boolean[], $24::text[], $25::text[], $26::timestamptz[], $27::text[], $28::text[], $29::text[],
-         $30::timestamptz[])
-         AS n(id, program_id, card_id, cardholder_id, account_id, status, approved, response_code, decline_reason,
-           decline_message, requested_amount, approved_amount, currency, merchant_amount, merchant_currency,
-           fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode, partial_allowed,
-           network_key, hold_id, expires_at, checks, request_history, program_decision, created_at)`,
-      [
-        column(({ row }) => row.id),
-        column(({ row }) => row.program_id),
-        column(({ row }) => row.card_id),
-        column(({ row }) => row.cardholder_id),
-        column(({ row }) => row.account_id),
-        column(({ row }) => row.status),
-        column(({ row }) => row.approved),
-        column(({ row }) => row.response_code),
-        column(({ row }) => row.decline_reason),
-        column(({ row }) => row.decline_message),
-        column(({ row }) => row.requested_amount),
-        column(({ row }) => row.approved_amount),
-        column(({ row }) => row.currency),
-        column(({ row }) => row.merchant_amount),
-        column(({ row }) => row.merchant_currency),
-        column(({ row }) => row.fx_rate),
-        column(({ row }) => row.fx_markup_bps),
-        column(({ row }) => row.fx_source),
-        column(({ row }) => JSON.stringify(row.merchant)),
-        column(({ row }) => row.merchant.mcc),
-        column(({ row }) => row.merchant.country),
-        column(({ row }) => row.entry_mode),
-        column(({ row }) => row.partial_allowed),
-        column(({ networkKey }) => networkKey),
-        column(({ row }) => row.hold_ids[0] ?? null),
-        column(({ row }) => row.expires_at?.toISOString() ?? null),
-        column(({ row }) => JSON.stringify(row.checks)),
-        column(({ row }) => JSON.stringify(row.request_history)),
-        column(({ row }) => json(row.program_decision)),
-        column(({ row }) => row.created_at.toISOString()),
-      ],
+         decline_message, requested_amount, approved_amount, amount, currency, merchant_amount, merchant_currency,
+         fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode, partial_allowed,
+         network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history, program_decision
+       FROM jsonb_to_recordset($1::jsonb) AS n(id text, program_id text, card_id text, cardholder_id text,
+         account_id text, status text, approved boolean, response_code text, decline_reason text,
+         decline_message text, requested_amount bigint, approved_amount bigint, amount bigint, currency text,
+         merchant_amount bigint, merchant_currency text, fx_rate numeric, fx_markup_bps integer, fx_source text,
+         merchant jsonb, mcc text, merchant_country text, entry_mode text, partial_allowed boolean,
+         network_key text, hold_ids text[], expires_at timestamptz, checks jsonb, created_at timestamptz,
+         updated_at timestamptz, request_history jsonb, program_decision jsonb)`,
+      [JSON.stringify(rows)],
     )
     // The same network identity arriving at once in two transactions: neither saw the other's row. Re-running the
     // group finds the first and answers as a repeat would.

@@ -64,17 +64,16 @@ export async function emitEvents(
       data: { object: input.object },
     };
   });
+  // One JSON document for all rows: the driver sends it as it is (an array of JSON texts would be escaped
+  // element by element) and the server parses each event's data once, straight into jsonb.
   await tx.query(
     `INSERT INTO events (id, type, program_id, created, data)
-     SELECT id, type, program_id, $4::timestamptz, data::jsonb
-     FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) AS e(id, type, program_id, data)
+     SELECT id, type, program_id, $2::timestamptz, data
+     FROM jsonb_to_recordset($1::jsonb) AS e(id text, type text, program_id text, data jsonb)
      ORDER BY id`,
     [
-      events.map((event) => event.id),
-      events.map((event) => event.type),
-      events.map((event) => event.program_id),
+      JSON.stringify(events.map(({ id, type, program_id, data }) => ({ id, type, program_id, data }))),
       created,
-      events.map((event) => JSON.stringify(event.data)),
     ],
   );
   return events;
