@@ -35,9 +35,18 @@ const typeParsers = {
   },
 };
 
+const statementNames = new Map<string, string>();
+/** Texts whose names are kept: the code's own statements are far fewer; past this, names are hashed afresh. */
+const STATEMENT_NAMES_MAX = 4_096;
+
 /** Every query is a named prepared statement, named by a hash of its text, so each connection parses it once. */
 function statementName(sql: string): string {
-  return `l_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `l_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    if (statementNames.size < STATEMENT_NAMES_MAX) statementNames.set(sql, name);
+  }
+  return name;
 }
 
 function driverParams(params: readonly SqlParam[]): unknown[] {
