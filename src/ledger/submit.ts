@@ -220,6 +220,7 @@ export async function submitTransfers(
  */
 export class LedgerWork {
   private readonly state: LedgerState;
+  private readonly incremented = new Set<string>();
 
   /** `now` is read after the first locks are held; `accounts` are what the caller locked with `lockAccounts`. */
   constructor(
@@ -234,8 +235,24 @@ export class LedgerWork {
     this.state.load({ accounts: await lockAccounts(tx, ids), transfers: new Map() });
   }
 
+  /**
+   * Takes an account whose balance no rule reads (it has no limit flags: a programme's settlement account, which
+   * every hold credits) without reading or locking it. Its changes are written as increments at the very end of
+   * `write`, so its row is locked only from then to commit, and concurrent writers queue there for the shortest
+   * time. `account` gives what never changes (id, programme, currency, flags); its balances are not used.
+   */
+  incrementOnly(account: Account): void {
+    if (this.state.account(account.id) !== undefined) return;
+    if (account.flags.debitsMustNotExceedCredits || account.flags.creditsMustNotExceedDebits) {
+      throw new Error(`account ${account.id} has a balance limit: lock it instead`);
+    }
+    const zero = { debitsPending: 0, debitsPosted: 0, creditsPending: 0, creditsPosted: 0 };
+    this.state.load({ accounts: new Map([[account.id, { ...account, ...zero }]]), transfers: new Map() });
+    this.incremented.add(account.id);
+  }
+
   account(id: string): Account | undefined {
-    return this.state.account(id);
+    return this.incremented.has(id) ? undefined : this.state.account(id);
   }
 
   apply(item: BatchItem): BatchResult {
@@ -256,9 +273,55 @@ export class LedgerWork {
     this.state.undoTo(mark);
   }
 
-  async write(tx: Transaction): Promise<void> {
+  /**
+   * Writes the transfers and the locked accounts' balances, then `beforeIncrements` (the caller's own rows), then
+   * the increments, last, so that a hot row is held for as little as possible before the commit.
+   */
+  async write(tx: Transaction, beforeIncrements?: () => Promise<void>): Promise<void> {
     const applied = this.state.finish([]);
     await insertTransfers(tx, applied.created);
-    await writeBalances(tx, applied.changedAccounts);
+    await writeBalances(
+      tx,
+      applied.changedAccounts.filter((account) => !this.incremented.has(account.id)),
+    );
+    await beforeIncrements?.();
+    await addToBalances(
+      tx,
+      applied.changedAccounts.filter((account) => this.incremented.has(account.id)),
+    );
+  }
+}
+
+/**
+ * Adds each account's changes (its balances in `deltas` are what the batch moved) to what is stored, in id order,
+ * and refuses a result beyond the safe-integer range (which rolls the caller's transaction back).
+ */
+async function addToBalances(tx: Transaction, deltas: readonly Account[]): Promise<void> {
+  const sorted = [...deltas].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // One row: the UPDATE locks just it. Several: lock them in order first, as every writer does.
+  if (sorted.length > 1) {
+    await lockAccounts(
+      tx,
+      sorted.map((account) => account.id),
+    );
+  }
+  for (const account of sorted) {
+    const updated = await tx.query<{ safe: boolean }>(
+      `UPDATE ledger_accounts SET debits_pending = debits_pending + $2, debits_posted = debits_posted + $3,
+         credits_pending = credits_pending + $4, credits_posted = credits_posted + $5
+       WHERE id = $1
+       RETURNING debits_pending + debits_posted <= 9007199254740991
+         AND credits_pending + credits_posted <= 9007199254740991 AS safe`,
+      [
+        account.id,
+        account.debitsPending,
+        account.debitsPosted,
+        account.creditsPending,
+        account.creditsPosted,
+      ],
+    );
+    const row = updated.rows[0];
+    if (row === undefined) throw new Error(`account ${account.id} vanished`);
+    if (!row.safe) throw new RangeError(`account ${account.id} would hold beyond 2^53 - 1 minor units`);
   }
 }

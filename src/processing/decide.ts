@@ -14,6 +14,8 @@ import { findCurrency } from '../platform/money.js';
 import {
   LedgerWork,
   flattenResults,
+  getAccounts,
+  type Account,
   lockAccounts,
   type BatchResult,
   type TransferResult,
@@ -102,6 +104,27 @@ class CardDirectory {
     }
     this.owners.set(key, owner);
   }
+}
+
+/** A ledger account's id, programme, currency and flags never change: a programme's accounts are kept per process. */
+const programAccounts = new WeakMap<Queryable, Map<string, Account>>();
+
+async function programAccountsFor(tx: Queryable, db: Queryable, ids: readonly string[]): Promise<Account[]> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return [];
+  let kept = programAccounts.get(db);
+  if (kept === undefined) {
+    kept = new Map();
+    programAccounts.set(db, kept);
+  }
+  const missing = wanted.filter((id) => !kept.has(id));
+  for (const [id, account] of await getAccounts(tx, missing)) kept.set(id, account);
+  return wanted.map((id) => {
+    const account = kept.get(id);
+    // Every programme has its settlement account in each of its currencies from the day it is created.
+    if (account === undefined) throw new Error(`ledger account ${id} does not exist`);
+    return account;
+  });
 }
 
 /** A programme has one CVK pair, never replaced (a second is refused): decrypted once per process. */
@@ -550,14 +573,17 @@ export async function decideGroup(
     }
   }
 
-  // The programmes' settlement accounts, which every hold credits, are locked last: held only from here to commit.
-  await ledger.lockAccounts(
+  // The programmes' settlement accounts, which every hold credits, are never read for a decision (they have no
+  // limit): their rows are changed by increments as the group's last write, locked only from there to commit.
+  const settlementAccounts = await programAccountsFor(
     tx,
+    context.db,
     live().map((index) => {
       const { state } = stateOf(index);
       return programAccountId(state.programId, 'card_settlement', state.card.currency);
     }),
   );
+  for (const account of settlementAccounts) ledger.incrementOnly(account);
 
   const inserts: NewAuthorization[] = [];
   const approvals: GroupApproval[] = [];
@@ -827,18 +853,23 @@ export async function decideGroup(
     });
   }
 
-  await ledger.write(tx);
-  await insertAuthorizations(tx, inserts);
-  const events: EventInput[] = [];
-  for (const insert of inserts) {
-    const authorization = authorizationFromRow(insert.row);
-    outcomes[insert.index] = { ok: true, value: { kind: 'recorded', authorization } };
-    events.push({ type: 'authorization.created', programId: insert.state.programId, object: authorization });
-    const changed = await updateCard(tx, insert, now);
-    if (changed !== undefined)
-      events.push({ type: 'card.updated', programId: insert.state.programId, object: changed });
-  }
-  await emitEvents(tx, context, events);
+  await ledger.write(tx, async () => {
+    await insertAuthorizations(tx, inserts);
+    const events: EventInput[] = [];
+    for (const insert of inserts) {
+      const authorization = authorizationFromRow(insert.row);
+      outcomes[insert.index] = { ok: true, value: { kind: 'recorded', authorization } };
+      events.push({
+        type: 'authorization.created',
+        programId: insert.state.programId,
+        object: authorization,
+      });
+      const changed = await updateCard(tx, insert, now);
+      if (changed !== undefined)
+        events.push({ type: 'card.updated', programId: insert.state.programId, object: changed });
+    }
+    await emitEvents(tx, context, events);
+  });
   for (const [index, earlier] of repeatsOf) outcomes[index] = outcomes[earlier];
 
   return outcomes.map(

@@ -197,8 +197,12 @@ export async function convertForCard(
   // The programme's setting is checked even when it does not apply, so a bad one shows on the first conversion.
   checkMarkupBps(input.markupBps);
   if (input.merchantCurrency === input.cardCurrency) {
-    const amount = convertAmount({ ...input, rate: '1', markupBps: 0 });
-    return { amount, rate: '1', markupBps: 0, source: IDENTITY_SOURCE, rateId: null };
+    // Rate 1 with no markup is the amount itself (the same currency has the same exponent): no arithmetic to do.
+    currencyOf(input.cardCurrency, 'cardCurrency');
+    if (!Number.isSafeInteger(input.merchantAmount) || input.merchantAmount < 0) {
+      throw new RangeError(`merchantAmount ${input.merchantAmount} must be a safe integer, 0 or more`);
+    }
+    return { amount: input.merchantAmount, rate: '1', markupBps: 0, source: IDENTITY_SOURCE, rateId: null };
   }
   // Checked before the query so that a bad currency is a RangeError whether or not a row exists.
   currencyOf(input.merchantCurrency, 'merchantCurrency');
