@@ -1,5 +1,6 @@
 import type { Clock } from '../platform/clock.js';
 import { UNIQUE_VIOLATION, sqlState, type Transaction } from '../platform/db/database.js';
+import type { Statement } from '../platform/db/statements.js';
 import {
   LedgerState,
   TRANSFER_ID_PATTERN,
@@ -106,42 +107,48 @@ async function findConcurrentResolutions(
 
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
 
-async function insertTransfers(tx: Transaction, created: readonly Transfer[]): Promise<void> {
-  if (created.length === 0) return;
-  // Inserted in id order, the order every batch uses, so two batches racing on the same ids cannot deadlock.
+/** The INSERT of new transfers, in id order (the order every batch uses, so two racing batches cannot deadlock). */
+function transfersInsert(created: readonly Transfer[]): Statement | undefined {
+  if (created.length === 0) return undefined;
   const rows = [...created].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  try {
-    // One JSON document for all rows: the driver sends it as it is, with no per-element array escaping.
-    await tx.query(
-      `INSERT INTO ledger_transfers (id, program_id, kind, debit_account_id, credit_account_id, amount, currency,
+  // One JSON document for all rows: the driver sends it as it is, with no per-element array escaping.
+  return {
+    sql: `INSERT INTO ledger_transfers (id, program_id, kind, debit_account_id, credit_account_id, amount, currency,
          pending_id, timeout_seconds, expires_at, code, reference, created_at, state, resolved_at, resolved_by)
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id text, program_id text, kind text, debit_account_id text,
          credit_account_id text, amount bigint, currency text, pending_id text, timeout_seconds integer,
          expires_at timestamptz, code text, reference text, created_at timestamptz, state text,
          resolved_at timestamptz, resolved_by text)`,
-      [
-        JSON.stringify(
-          rows.map((t) => ({
-            id: t.id,
-            program_id: t.programId,
-            kind: t.kind,
-            debit_account_id: t.debitAccountId,
-            credit_account_id: t.creditAccountId,
-            amount: t.amount,
-            currency: t.currency,
-            pending_id: t.pendingId,
-            timeout_seconds: t.timeoutSeconds,
-            expires_at: iso(t.expiresAt),
-            code: t.code,
-            reference: t.reference,
-            created_at: t.createdAt.toISOString(),
-            state: t.state,
-            resolved_at: iso(t.resolvedAt),
-            resolved_by: t.resolvedBy,
-          })),
-        ),
-      ],
-    );
+    params: [
+      JSON.stringify(
+        rows.map((t) => ({
+          id: t.id,
+          program_id: t.programId,
+          kind: t.kind,
+          debit_account_id: t.debitAccountId,
+          credit_account_id: t.creditAccountId,
+          amount: t.amount,
+          currency: t.currency,
+          pending_id: t.pendingId,
+          timeout_seconds: t.timeoutSeconds,
+          expires_at: iso(t.expiresAt),
+          code: t.code,
+          reference: t.reference,
+          created_at: t.createdAt.toISOString(),
+          state: t.state,
+          resolved_at: iso(t.resolvedAt),
+          resolved_by: t.resolvedBy,
+        })),
+      ),
+    ],
+  };
+}
+
+async function insertTransfers(tx: Transaction, created: readonly Transfer[]): Promise<void> {
+  const statement = transfersInsert(created);
+  if (statement === undefined) return;
+  try {
+    await tx.query(statement.sql, statement.params);
   } catch (error) {
     if (sqlState(error) === UNIQUE_VIOLATION) throw new TransferIdRace(error);
     throw error;
@@ -171,23 +178,53 @@ export async function markResolved(tx: Transaction, resolved: readonly Transfer[
 }
 
 /** One statement for all of the batch's accounts: a hot account is written once per batch, not once per transfer. */
-export async function writeBalances(tx: Transaction, accounts: readonly Account[]): Promise<void> {
-  if (accounts.length === 0) return;
-  await tx.query(
-    `UPDATE ledger_accounts a
+function balancesUpdate(accounts: readonly Account[]): Statement | undefined {
+  if (accounts.length === 0) return undefined;
+  return {
+    sql: `UPDATE ledger_accounts a
      SET debits_pending = u.debits_pending, debits_posted = u.debits_posted,
          credits_pending = u.credits_pending, credits_posted = u.credits_posted
      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
        AS u(id, debits_pending, debits_posted, credits_pending, credits_posted)
      WHERE a.id = u.id`,
-    [
+    params: [
       accounts.map((a) => a.id),
       accounts.map((a) => a.debitsPending),
       accounts.map((a) => a.debitsPosted),
       accounts.map((a) => a.creditsPending),
       accounts.map((a) => a.creditsPosted),
     ],
-  );
+  };
+}
+
+export async function writeBalances(tx: Transaction, accounts: readonly Account[]): Promise<void> {
+  const statement = balancesUpdate(accounts);
+  if (statement !== undefined) await tx.query(statement.sql, statement.params);
+}
+
+/**
+ * Adds what a batch moved (each account's balances in `deltas`) to what is stored, and says for each whether the
+ * result is still within the safe-integer range.
+ */
+function balancesIncrement(deltas: readonly Account[]): Statement | undefined {
+  if (deltas.length === 0) return undefined;
+  return {
+    sql: `UPDATE ledger_accounts a
+     SET debits_pending = a.debits_pending + u.debits_pending, debits_posted = a.debits_posted + u.debits_posted,
+         credits_pending = a.credits_pending + u.credits_pending, credits_posted = a.credits_posted + u.credits_posted
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+       AS u(id, debits_pending, debits_posted, credits_pending, credits_posted)
+     WHERE a.id = u.id
+     RETURNING a.id, a.debits_pending + a.debits_posted <= 9007199254740991
+       AND a.credits_pending + a.credits_posted <= 9007199254740991 AS safe`,
+    params: [
+      deltas.map((a) => a.id),
+      deltas.map((a) => a.debitsPending),
+      deltas.map((a) => a.debitsPosted),
+      deltas.map((a) => a.creditsPending),
+      deltas.map((a) => a.creditsPosted),
+    ],
+  };
 }
 
 /**
@@ -274,54 +311,38 @@ export class LedgerWork {
   }
 
   /**
-   * Writes the transfers and the locked accounts' balances, then `beforeIncrements` (the caller's own rows), then
-   * the increments, last, so that a hot row is held for as little as possible before the commit.
+   * The work's writes, as statements for the caller to run with its own (`runTogether`) in one round trip: the
+   * new transfers, the locked accounts' balances, and the increments. Hand `check` what they returned. With
+   * increments to several accounts, those are locked here first, in order, as every writer locks them.
    */
-  async write(tx: Transaction, beforeIncrements?: () => Promise<void>): Promise<void> {
+  async writes(tx: Transaction): Promise<LedgerWrites> {
     const applied = this.state.finish([]);
-    await insertTransfers(tx, applied.created);
-    await writeBalances(
-      tx,
-      applied.changedAccounts.filter((account) => !this.incremented.has(account.id)),
-    );
-    await beforeIncrements?.();
-    await addToBalances(
-      tx,
-      applied.changedAccounts.filter((account) => this.incremented.has(account.id)),
-    );
+    const increments = applied.changedAccounts.filter((account) => this.incremented.has(account.id));
+    if (increments.length > 1) {
+      await lockAccounts(
+        tx,
+        increments.map((account) => account.id),
+      );
+    }
+    return {
+      statements: [
+        transfersInsert(applied.created),
+        balancesUpdate(applied.changedAccounts.filter((account) => !this.incremented.has(account.id))),
+        balancesIncrement(increments),
+      ],
+      check(returned) {
+        const rows = returned[2] ?? [];
+        if (rows.length !== increments.length) throw new Error('an incremented account vanished');
+        const unsafe = rows.find((row) => row.safe !== true);
+        if (unsafe !== undefined) {
+          throw new RangeError(`account ${String(unsafe.id)} would hold beyond 2^53 - 1 minor units`);
+        }
+      },
+    };
   }
 }
 
-/**
- * Adds each account's changes (its balances in `deltas` are what the batch moved) to what is stored, in id order,
- * and refuses a result beyond the safe-integer range (which rolls the caller's transaction back).
- */
-async function addToBalances(tx: Transaction, deltas: readonly Account[]): Promise<void> {
-  const sorted = [...deltas].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  // One row: the UPDATE locks just it. Several: lock them in order first, as every writer does.
-  if (sorted.length > 1) {
-    await lockAccounts(
-      tx,
-      sorted.map((account) => account.id),
-    );
-  }
-  for (const account of sorted) {
-    const updated = await tx.query<{ safe: boolean }>(
-      `UPDATE ledger_accounts SET debits_pending = debits_pending + $2, debits_posted = debits_posted + $3,
-         credits_pending = credits_pending + $4, credits_posted = credits_posted + $5
-       WHERE id = $1
-       RETURNING debits_pending + debits_posted <= 9007199254740991
-         AND credits_pending + credits_posted <= 9007199254740991 AS safe`,
-      [
-        account.id,
-        account.debitsPending,
-        account.debitsPosted,
-        account.creditsPending,
-        account.creditsPosted,
-      ],
-    );
-    const row = updated.rows[0];
-    if (row === undefined) throw new Error(`account ${account.id} vanished`);
-    if (!row.safe) throw new RangeError(`account ${account.id} would hold beyond 2^53 - 1 minor units`);
-  }
+export interface LedgerWrites {
+  readonly statements: readonly (Statement | undefined)[];
+  readonly check: (returned: readonly (readonly Record<string, unknown>[])[]) => void;
 }

@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Queryable, QueryResult, SqlParam, Transaction } from '../platform/db/database.js';
 import { rerunOnUniqueViolation } from '../platform/db/database.js';
 import type { Settled } from '../platform/db/group-commit.js';
+import { runTogether, type Statement } from '../platform/db/statements.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import { findCurrency } from '../platform/money.js';
 import {
@@ -20,7 +21,7 @@ import {
   type BatchResult,
   type TransferResult,
 } from '../ledger/index.js';
-import { emitEvents, type EventInput } from '../records/outbox.js';
+import { eventsInsert, type EventInput } from '../records/outbox.js';
 import { programAccountId } from '../issuing/programs.js';
 import { cardFromRow, CARD_COLUMNS, type Card } from '../issuing/cards.js';
 import { isExpired, expiryYYMM } from '../issuing/pan.js';
@@ -853,23 +854,29 @@ export async function decideGroup(
     });
   }
 
-  await ledger.write(tx, async () => {
-    await insertAuthorizations(tx, inserts);
-    const events: EventInput[] = [];
-    for (const insert of inserts) {
-      const authorization = authorizationFromRow(insert.row);
-      outcomes[insert.index] = { ok: true, value: { kind: 'recorded', authorization } };
-      events.push({
-        type: 'authorization.created',
-        programId: insert.state.programId,
-        object: authorization,
-      });
-      const changed = await updateCard(tx, insert, now);
-      if (changed !== undefined)
-        events.push({ type: 'card.updated', programId: insert.state.programId, object: changed });
+  // Card changes are rare (a single-use card's first approval) and their events carry the changed row.
+  const events: EventInput[] = [];
+  for (const insert of inserts) {
+    const authorization = authorizationFromRow(insert.row);
+    outcomes[insert.index] = { ok: true, value: { kind: 'recorded', authorization } };
+    events.push({ type: 'authorization.created', programId: insert.state.programId, object: authorization });
+    const changed = await updateCard(tx, insert, now);
+    if (changed !== undefined) {
+      events.push({ type: 'card.updated', programId: insert.state.programId, object: changed });
     }
-    await emitEvents(tx, context, events);
-  });
+  }
+  // Every other row the group writes, in one round trip: transfers, balances, authorizations, events, and the
+  // settlement accounts' increments (their rows locked from here to the commit that follows).
+  const ledgerWrites = await ledger.writes(tx);
+  const returned = await runTogether(tx, [
+    ...ledgerWrites.statements,
+    authorizationsInsert(inserts),
+    eventsInsert(context, events).statement,
+  ])
+    // The same network identity arriving at once in two transactions: neither saw the other's row. Re-running the
+    // group finds the first and answers as a repeat would.
+    .catch(rerunOnUniqueViolation('a message with the same network identity was decided concurrently'));
+  ledgerWrites.check(returned.slice(0, ledgerWrites.statements.length));
   for (const [index, earlier] of repeatsOf) outcomes[index] = outcomes[earlier];
 
   return outcomes.map(
@@ -877,18 +884,17 @@ export async function decideGroup(
   );
 }
 
-/** One INSERT for the group's authorizations, its rows as one JSON document (see `emitEvents`). */
-async function insertAuthorizations(tx: Transaction, inserts: readonly NewAuthorization[]): Promise<void> {
-  if (inserts.length === 0) return;
+/** The INSERT of the group's authorizations, its rows as one JSON document (see `eventsInsert`). */
+function authorizationsInsert(inserts: readonly NewAuthorization[]): Statement | undefined {
+  if (inserts.length === 0) return undefined;
   const rows = inserts.map(({ row, networkKey }) => ({
     ...row,
     mcc: row.merchant.mcc,
     merchant_country: row.merchant.country,
     network_key: networkKey,
   }));
-  await tx
-    .query(
-      `INSERT INTO authorizations (${INSERT_COLUMNS})
+  return {
+    sql: `INSERT INTO authorizations (${INSERT_COLUMNS})
        SELECT id, program_id, card_id, cardholder_id, account_id, status, approved, response_code, decline_reason,
          decline_message, requested_amount, approved_amount, amount, currency, merchant_amount, merchant_currency,
          fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode, partial_allowed,
@@ -900,11 +906,8 @@ async function insertAuthorizations(tx: Transaction, inserts: readonly NewAuthor
          merchant jsonb, mcc text, merchant_country text, entry_mode text, partial_allowed boolean,
          network_key text, hold_ids text[], expires_at timestamptz, checks jsonb, created_at timestamptz,
          updated_at timestamptz, request_history jsonb, program_decision jsonb)`,
-      [JSON.stringify(rows)],
-    )
-    // The same network identity arriving at once in two transactions: neither saw the other's row. Re-running the
-    // group finds the first and answers as a repeat would.
-    .catch(rerunOnUniqueViolation('a message with the same network identity was decided concurrently'));
+    params: [JSON.stringify(rows)],
+  };
 }
 
 async function updateCard(tx: Transaction, insert: NewAuthorization, now: Date): Promise<Card | undefined> {

@@ -1,6 +1,7 @@
 import type { Clock } from '../platform/clock.js';
 import type { Database, Queryable, Transaction } from '../platform/db/database.js';
 import type { IdGenerator } from '../platform/ids.js';
+import type { Statement } from '../platform/db/statements.js';
 
 /** DESIGN.md's envelope: what webhooks, streams and the API's /v1/events all carry. */
 export interface LantauEvent<T = unknown> {
@@ -52,7 +53,20 @@ export async function emitEvents(
   context: RecordsContext,
   inputs: readonly EventInput[],
 ): Promise<LantauEvent[]> {
-  if (inputs.length === 0) return [];
+  const { events, statement } = eventsInsert(context, inputs);
+  if (statement !== undefined) await tx.query(statement.sql, statement.params);
+  return events;
+}
+
+/**
+ * `emitEvents` as a statement for the caller to run in its transaction, alone or with others (`runTogether`): a
+ * group commit writes its events in the same round trip as its other rows.
+ */
+export function eventsInsert(
+  context: RecordsContext,
+  inputs: readonly EventInput[],
+): { readonly events: LantauEvent[]; readonly statement: Statement | undefined } {
+  if (inputs.length === 0) return { events: [], statement: undefined };
   const created = context.clock.now();
   const events = inputs.map((input): LantauEvent => {
     if (!EVENT_TYPE.test(input.type)) throw new RangeError(`bad event type ${JSON.stringify(input.type)}`);
@@ -66,17 +80,17 @@ export async function emitEvents(
   });
   // One JSON document for all rows: the driver sends it as it is (an array of JSON texts would be escaped
   // element by element) and the server parses each event's data once, straight into jsonb.
-  await tx.query(
-    `INSERT INTO events (id, type, program_id, created, data)
+  const statement: Statement = {
+    sql: `INSERT INTO events (id, type, program_id, created, data)
      SELECT id, type, program_id, $2::timestamptz, data
      FROM jsonb_to_recordset($1::jsonb) AS e(id text, type text, program_id text, data jsonb)
      ORDER BY id`,
-    [
+    params: [
       JSON.stringify(events.map(({ id, type, program_id, data }) => ({ id, type, program_id, data }))),
       created,
     ],
-  );
-  return events;
+  };
+  return { events, statement };
 }
 
 export async function emitEvent(

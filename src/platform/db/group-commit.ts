@@ -69,7 +69,10 @@ export class GroupCommit<Input, Output> {
 
   private startGroups(): void {
     while (this.inFlight < this.options.inFlightMax && this.queue.length > 0) {
-      const group = this.queue.splice(0, this.options.batchMax);
+      // Shared among the free slots: callers that all answered at once must not all wait for one group, or the
+      // groups run one after another in lockstep and the second slot never fills.
+      const share = Math.ceil(this.queue.length / (this.options.inFlightMax - this.inFlight));
+      const group = this.queue.splice(0, Math.min(this.options.batchMax, share));
       this.inFlight += 1;
       void this.runGroup(group).finally(() => {
         this.inFlight -= 1;
