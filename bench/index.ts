@@ -1,16 +1,25 @@
 /**
- * `npm run bench [-- NAME…] [-- --seconds N]`: prints figures for this machine. Benchmarks, not tests: nothing
+ * `npm run bench [-- NAME…] [-- options]`: prints figures for this machine. Benchmarks, not tests: nothing
  * here fails on a number; README ("Benchmarks") says what each figure means.
  *   records  outbox events written per second, one per transaction and 64 per transaction, on each backend
  *   audit    audit-log entries appended per second (each takes the chain lock), on each backend
  *   ledger   transfers applied per second: one per transaction and 64 per transaction, spread or through one hot
  *            account, and two-phase holds that are posted
  *   issuing  cardholders created, wallet loads, cards issued and card reveals per second (domain functions, 16 callers)
- *   authorizations  decisions per second with p50/p99 latency: the engine in-process and POST /v1/simulate/authorizations
+ *   authorizations  issue 8's figures against its targets (bench/authorizations.ts): pgbench TPC-B on the same
+ *            server, then per backend and population a bulk-seeded card population, the engine in-process (closed
+ *            loop, then 1,000/s offered open loop) and `lantau serve` driven over HTTP, each with the ledger check
  *   vault    encryptions, blind-index computations and lookups, CVV2 computations, HSM wraps and unwraps
  *   http     requests per second and latency through the full HTTP stack (autocannon over loopback)
+ * Options:
+ *   --seconds N           each measured run (default 3; the authorizations bench's phases default to 10)
+ *   --backend B           postgres, pglite or both (default both)
+ *   --cards LIST          authorizations: population sizes, comma-separated (default 10000,1000000 on PostgreSQL,
+ *                         10000 on PGlite, which holds its whole database in this process's memory)
+ *   --concurrency N       authorizations: callers in-process and connections over HTTP (default 64)
+ *   --pgbench-seconds N   authorizations: pgbench's run (default 20; 0 skips it and the ratios)
  * PostgreSQL figures use BENCH_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres;
- * a database of the bench's own is created there and dropped afterwards.
+ * databases of the bench's own are created there and dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -37,16 +46,45 @@ import { benchKek, drive as driveFor, rate } from './support.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { seconds: { type: 'string', default: '3' } },
+  options: {
+    seconds: { type: 'string' },
+    backend: { type: 'string', default: 'both' },
+    cards: { type: 'string' },
+    concurrency: { type: 'string', default: '64' },
+    'pgbench-seconds': { type: 'string', default: '20' },
+  },
 });
-const seconds = Number(values.seconds);
-if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600)
-  throw new Error('--seconds must be from 0 to 600');
+
+/** A whole number in [min, max], or a message naming the option. */
+function wholeNumber(option: string, text: string, min: number, max: number): number {
+  const value = Number(text.replace(/_/g, ''));
+  if (!/^[0-9_]+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(
+      `--${option} must be a whole number from ${String(min)} to ${max.toLocaleString('en-US')} (got ${JSON.stringify(text)})`,
+    );
+  }
+  return value;
+}
+
+const givenSeconds = values.seconds === undefined ? undefined : Number(values.seconds);
+if (givenSeconds !== undefined && (!Number.isFinite(givenSeconds) || givenSeconds <= 0 || givenSeconds > 600))
+  throw new Error('--seconds must be more than 0 and at most 600');
+const seconds = givenSeconds ?? 3;
+const BACKENDS = { both: ['pglite', 'postgres'], postgres: ['postgres'], pglite: ['pglite'] } as const;
+const backendChoice = values.backend;
+if (backendChoice !== 'both' && backendChoice !== 'postgres' && backendChoice !== 'pglite')
+  throw new Error(`--backend must be postgres, pglite or both (got ${JSON.stringify(backendChoice)})`);
+const backendNames: readonly ('pglite' | 'postgres')[] = BACKENDS[backendChoice];
+const cardsGiven = values.cards?.split(',').map((part) => wholeNumber('cards', part.trim(), 1, 10_000_000));
+const concurrency = wholeNumber('concurrency', values.concurrency, 1, 4_096);
+const pgbenchSeconds = wholeNumber('pgbench-seconds', values['pgbench-seconds'], 0, 600);
 const selected = new Set(
   positionals.length > 0
     ? positionals
     : ['records', 'audit', 'ledger', 'issuing', 'authorizations', 'http', 'vault'],
 );
+const serverUrl =
+  process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const clock = systemClock;
 const ids = createIdGenerator(clock);
@@ -67,14 +105,13 @@ interface Backend {
 
 async function openBackends(): Promise<Backend[]> {
   const backends: Backend[] = [];
-  const pglite = await PGliteDatabase.open();
-  await migrate(pglite);
-  backends.push({ name: 'pglite', db: pglite, dispose: () => pglite.close() });
+  if (backendNames.includes('pglite')) {
+    const pglite = await PGliteDatabase.open();
+    await migrate(pglite);
+    backends.push({ name: 'pglite', db: pglite, dispose: () => pglite.close() });
+  }
+  if (!backendNames.includes('postgres')) return backends;
 
-  const serverUrl =
-    process.env.BENCH_DATABASE_URL ??
-    process.env.DATABASE_URL ??
-    'postgres://postgres@127.0.0.1:5432/postgres';
   const admin = new pg.Client({ connectionString: serverUrl });
   try {
     await admin.connect();
@@ -190,15 +227,28 @@ async function benchHttp(backend: Backend): Promise<void> {
   }
 }
 
-const backends = await openBackends();
+// The shared databases only when a bench uses them: the authorizations bench makes its own, one per population.
+const backends = ['records', 'audit', 'ledger', 'issuing', 'http'].some((name) => selected.has(name))
+  ? await openBackends()
+  : [];
 try {
   for (const backend of backends) {
     if (selected.has('records')) await benchRecords(backend);
     if (selected.has('audit')) await benchAudit(backend);
     if (selected.has('ledger')) await benchLedger(backend, seconds);
     if (selected.has('issuing')) await benchIssuing(backend, seconds);
-    if (selected.has('authorizations')) await benchAuthorizations(backend, seconds);
     if (selected.has('http')) await benchHttp(backend);
+  }
+  if (selected.has('authorizations')) {
+    await benchAuthorizations({
+      // PostgreSQL first: its pgbench figure is the yardstick, and PGlite's large heap comes after.
+      backends: [...backendNames].sort((a, b) => (a === 'postgres' ? -1 : b === 'postgres' ? 1 : 0)),
+      serverUrl,
+      seconds: givenSeconds ?? 10,
+      cards: { postgres: cardsGiven ?? [10_000, 1_000_000], pglite: cardsGiven ?? [10_000] },
+      concurrency,
+      pgbenchSeconds,
+    });
   }
   // The vault's figures open databases of their own (its lookups table, a SoftHSM2 token when one is installed).
   if (selected.has('vault')) await benchVault(seconds);
