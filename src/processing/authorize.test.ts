@@ -318,7 +318,10 @@ describe('authorize in groups (group commit)', () => {
     return { context: { ...context, db, convert }, transactions: () => transactions };
   }
 
-  it('decides requests made at once in one transaction, each with its own answer', async () => {
+  // PostgreSQL runs two groups at once, sharing what waits between them; PGlite runs one.
+  const groupsAtOnce = (): number => (api.db.backend === 'postgres' ? 2 : 1);
+
+  it('decides requests made at once in one transaction per group slot, each with its own answer', async () => {
     const owners = await Promise.all(Array.from({ length: 4 }, () => holder({ load: 10_000 })));
     const cards = await Promise.all(owners.map((owner) => card(owner.cardholder, owner.account)));
     const group = counting();
@@ -327,7 +330,7 @@ describe('authorize in groups (group commit)', () => {
         authorize(group.context, request(cards[index % 4] ?? '', 100 + index)),
       ),
     );
-    expect(group.transactions()).toBe(1);
+    expect(group.transactions()).toBe(groupsAtOnce());
     expect(new Set(answers.map((answer) => answer.id)).size).toBe(64);
     answers.forEach((answer, index) => {
       expect(answer).toMatchObject({ approved: true, amount: 100 + index, card_id: cards[index % 4] });
@@ -376,7 +379,7 @@ describe('authorize in groups (group commit)', () => {
       authorize(group.context, request(singleUse, 500)),
       authorize(group.context, request(multi, 0)),
     ]);
-    expect(group.transactions()).toBe(1);
+    expect(group.transactions()).toBe(groupsAtOnce());
     const [first, unknown, badCurrency, repeat, otherCardSameKey, singleFirst, singleSecond, verify] =
       answers;
     expect(first).toMatchObject({ status: 'fulfilled', value: { approved: true, amount: 1_000 } });
