@@ -250,10 +250,11 @@ export async function submitTransfers(
 }
 
 /**
- * Ledger work spread over a caller's own logic (a group commit of authorizations): accounts are locked in steps,
- * items are applied one at a time with their results at once (a partial approval reads what is left), and a
- * caller's unit of work can be taken back with `mark`/`undoTo`. `write` then stores everything in one statement per
- * table. Only new transfers: posting or voiding holds goes through `submitTransfers`, which locks the holds.
+ * Ledger work spread over a caller's own logic (a group commit of authorizations): over accounts the caller locked
+ * (and increment-only accounts it never locks), items are applied one at a time with their results at once (a
+ * partial approval reads what is left), and a caller's unit of work can be taken back with `mark`/`undoTo`.
+ * `writes` then gives the statements that store it all. Only new transfers: posting or voiding holds goes through
+ * `submitTransfers`, which locks the holds.
  */
 export class LedgerWork {
   private readonly state: LedgerState;
@@ -265,11 +266,6 @@ export class LedgerWork {
     accounts: ReadonlyMap<string, Account> = new Map(),
   ) {
     this.state = new LedgerState({ accounts, transfers: new Map() }, now);
-  }
-
-  /** Locks and loads accounts; callers lock in `ACCOUNT_LOCK_ORDER` across calls (a programme's accounts last). */
-  async lockAccounts(tx: Transaction, ids: readonly string[]): Promise<void> {
-    this.state.load({ accounts: await lockAccounts(tx, ids), transfers: new Map() });
   }
 
   /**

@@ -133,9 +133,8 @@ describe('LedgerWork', () => {
       `UPDATE ledger_accounts SET credits_posted = 9007199254740000, debits_posted = 0 WHERE id = 'w_settlement'`,
     );
     const work = db.transaction(async (tx) => {
-      const unit = new LedgerWork(clock.now());
+      const unit = new LedgerWork(clock.now(), await lockAccounts(tx, ['w_funding']));
       unit.incrementOnly(await account('w_settlement', tx));
-      await unit.lockAccounts(tx, ['w_funding']);
       unit.apply({
         id: 'w_big',
         kind: 'posted',

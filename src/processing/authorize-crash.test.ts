@@ -1,19 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import {
+  crashOnServer,
+  openCrashTarget,
+  startCrashChild,
+  type CrashTarget,
+} from '../../test/support/crash-target.js';
 import { verifyLedger } from '../ledger/verify.js';
-import type { Database } from '../platform/db/database.js';
-import { migrate } from '../platform/db/migrate.js';
-import { PGliteDatabase } from '../platform/db/pglite.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CHILD = path.join(ROOT, 'test/support/authorization-crash-child.ts');
 const ACKS_BEFORE_KILL = 1_500;
-const onServer = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
 
 /**
  * Group commit must not trade correctness: a process deciding authorizations many to a transaction is killed with
@@ -21,62 +15,30 @@ const onServer = process.env.DATABASE_URL !== undefined && process.env.DATABASE_
  * written does, the ledger verifies, and every wallet holds exactly what its open approvals add up to. (On PGlite
  * the database dies with the process and is reopened from its data directory, as in the ledger's crash test.)
  */
-describe(`authorization crash in the middle of a group (${onServer ? 'postgres' : 'pglite'})`, () => {
-  let target: string;
-  let reopen: () => Promise<Database>;
-  let cleanup: () => Promise<void>;
-
+describe(`authorization crash in the middle of a group (${crashOnServer ? 'postgres' : 'pglite'})`, () => {
+  let crash: CrashTarget;
   beforeAll(async () => {
-    if (onServer) {
-      const db: TestDatabase = await openTestDatabase();
-      if (db.url === undefined) throw new Error('the server backend gives each test database a URL');
-      target = db.url;
-      reopen = async () => db;
-      cleanup = () => db.close();
-      return;
-    }
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'lantau-auth-crash-'));
-    const dataDir = path.join(dir, 'pgdata');
-    const created = await PGliteDatabase.open({ dataDir });
-    await migrate(created);
-    await created.close();
-    target = `pglite:${dataDir}`;
-    let reopened: Database | undefined;
-    reopen = async () => (reopened = await PGliteDatabase.open({ dataDir }));
-    cleanup = async () => {
-      await reopened?.close();
-      rmSync(dir, { recursive: true, force: true });
-    };
+    crash = await openCrashTarget('auth-crash');
   });
-  afterAll(async () => cleanup());
+  afterAll(async () => crash.cleanup());
 
   it('keeps every acknowledged authorization and its hold, and nothing of the group it killed', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, target], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startCrashChild('test/support/authorization-crash-child.ts', crash.target);
     const acked = new Map<string, number>();
-    let stderr = '';
     let programId = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const exit = new Promise<NodeJS.Signals | number | null>((resolve) =>
-      child.once('exit', (code, signal) => resolve(signal ?? code)),
-    );
-    for await (const line of createInterface({ input: child.stdout })) {
+    for await (const line of child.lines) {
       const [word, id, amount] = line.split(' ');
       if (word === 'ready') programId = id ?? '';
       if (word === 'ack' && id !== undefined) acked.set(id, Number(amount));
       if (word === 'group' && acked.size >= ACKS_BEFORE_KILL) {
-        child.kill('SIGKILL');
+        child.kill();
         break;
       }
     }
-    expect(await exit, stderr).toBe('SIGKILL');
+    expect(await child.exit, child.stderr()).toBe('SIGKILL');
     expect(acked.size).toBeGreaterThanOrEqual(ACKS_BEFORE_KILL);
 
-    const db = await reopen();
+    const db = await crash.reopen();
     const found = await db.query<{ id: string; amount: number }>(
       'SELECT id, amount FROM authorizations WHERE id = ANY($1::text[])',
       [[...acked.keys()]],

@@ -2,8 +2,8 @@
  * The decision engine (DESIGN.md's authorization path) for a group of requests in one transaction: the group
  * commit in authorize.ts collects concurrent requests, and a single request is a group of one, so there is one
  * way to decide. Every read is one statement for the whole group, every lock is taken in one order (cardholders,
- * cards, wallet accounts, then the programmes' settlement accounts last), each request is decided in memory in
- * arrival order against what the requests before it did, and everything is written with one statement per table.
+ * then wallet accounts; the programmes' settlement accounts only by the final write), each request is decided in
+ * memory in arrival order against what the requests before it did, and everything is written in one round trip.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Queryable, QueryResult, SqlParam, Transaction } from '../platform/db/database.js';
@@ -45,7 +45,14 @@ import {
   type DeclineReason,
 } from './declines.js';
 import { amountTooLargeAsBadInput } from './fx.js';
-import { fitsLimits, usageKey, usagesSince, usageWindows, type LimitCheck } from './limits.js';
+import {
+  fitsLimits,
+  usageKey,
+  usagesSince,
+  usageWindows,
+  type LimitCheck,
+  type UsageWindow,
+} from './limits.js';
 import type { AuthorizationRequestPayload, ProgramVerdict } from './program-decision.js';
 import type { AuthorizationRequest, CardOwner, CardReference, ProcessingContext } from './authorize.js';
 
@@ -88,8 +95,8 @@ const DIRECTORY_SIZE_MAX = 200_000;
 
 /**
  * A card's owner (cardholder and programme) never changes, and a PAN's blind index always names the same card, so
- * lookups are kept without invalidation: the card row itself is still read and locked on every decision, and a
- * card that is gone is not found there. Bounded; the oldest entry leaves first.
+ * lookups are kept without invalidation: the card row itself is still read, under its cardholder's lock, on every
+ * decision, and a card that is gone is not found there. Bounded; the oldest entry leaves first.
  */
 class CardDirectory {
   private readonly owners = new Map<string, CardOwner>();
@@ -107,17 +114,23 @@ class CardDirectory {
   }
 }
 
+/** What a process keeps for one database (or one vault), made on first use. */
+function keptFor<Key extends object, Kept>(kept: WeakMap<Key, Kept>, key: Key, make: () => Kept): Kept {
+  let found = kept.get(key);
+  if (found === undefined) {
+    found = make();
+    kept.set(key, found);
+  }
+  return found;
+}
+
 /** A ledger account's id, programme, currency and flags never change: a programme's accounts are kept per process. */
 const programAccounts = new WeakMap<Queryable, Map<string, Account>>();
 
 async function programAccountsFor(tx: Queryable, db: Queryable, ids: readonly string[]): Promise<Account[]> {
   const wanted = [...new Set(ids)];
   if (wanted.length === 0) return [];
-  let kept = programAccounts.get(db);
-  if (kept === undefined) {
-    kept = new Map();
-    programAccounts.set(db, kept);
-  }
+  const kept = keptFor(programAccounts, db, () => new Map<string, Account>());
   const missing = wanted.filter((id) => !kept.has(id));
   for (const [id, account] of await getAccounts(tx, missing)) kept.set(id, account);
   return wanted.map((id) => {
@@ -132,25 +145,12 @@ async function programAccountsFor(tx: Queryable, db: Queryable, ids: readonly st
 const cvkPairs = new WeakMap<Keyring, Map<string, StoredCvkPair>>();
 const directories = new WeakMap<Queryable, CardDirectory>();
 
-function directoryFor(db: Queryable): CardDirectory {
-  let directory = directories.get(db);
-  if (directory === undefined) {
-    directory = new CardDirectory();
-    directories.set(db, directory);
-  }
-  return directory;
-}
-
 async function cvkPairFor(
   tx: Queryable,
   vault: Keyring,
   programId: string,
 ): Promise<StoredCvkPair | undefined> {
-  let pairs = cvkPairs.get(vault);
-  if (pairs === undefined) {
-    pairs = new Map();
-    cvkPairs.set(vault, pairs);
-  }
+  const pairs = keptFor(cvkPairs, vault, () => new Map<string, StoredCvkPair>());
   const kept = pairs.get(programId);
   if (kept !== undefined) return kept;
   const loaded = await loadCvkPair(tx, vault, programId);
@@ -158,8 +158,14 @@ async function cvkPairFor(
   return loaded;
 }
 
-function referenceKey(context: Pick<ProcessingContext, 'vault'>, card: CardReference): string {
-  return 'id' in card ? `id:${card.id}` : `pan:${context.vault.blindIndex(card.pan, 'pan').toString('hex')}`;
+/** The directory's key for a reference, with the PAN's blind index when it names the card by number. */
+function referenceKey(
+  context: Pick<ProcessingContext, 'vault'>,
+  card: CardReference,
+): { readonly key: string; readonly panIndex?: Buffer } {
+  if ('id' in card) return { key: `id:${card.id}` };
+  const panIndex = context.vault.blindIndex(card.pan, 'pan');
+  return { key: `pan:${panIndex.toString('hex')}`, panIndex };
 }
 
 function unknownCard(request: { readonly card: CardReference }): LantauError {
@@ -174,15 +180,15 @@ async function findOwners(
   context: Pick<ProcessingContext, 'vault' | 'db'>,
   requests: readonly { readonly programId?: string | undefined; readonly card: CardReference }[],
 ): Promise<(CardOwner | LantauError)[]> {
-  const directory = directoryFor(context.db);
-  const keys = requests.map((request) => referenceKey(context, request.card));
+  const directory = keptFor(directories, context.db, () => new CardDirectory());
+  const references = requests.map((request) => referenceKey(context, request.card));
   const missingIds = new Set<string>();
   const missingPans = new Map<string, Buffer>();
   requests.forEach((request, index) => {
-    const key = keys[index] ?? '';
-    if (directory.get(key) !== undefined) return;
-    if ('id' in request.card) missingIds.add(request.card.id);
-    else missingPans.set(key, context.vault.blindIndex(request.card.pan, 'pan'));
+    const reference = references[index];
+    if (reference === undefined || directory.get(reference.key) !== undefined) return;
+    if (reference.panIndex !== undefined) missingPans.set(reference.key, reference.panIndex);
+    else if ('id' in request.card) missingIds.add(request.card.id);
   });
   if (missingIds.size > 0) {
     const found = await db.query<{ id: string; cardholder_id: string; program_id: string }>(
@@ -215,7 +221,7 @@ async function findOwners(
     }
   }
   return requests.map((request, index) => {
-    const owner = directory.get(keys[index] ?? '');
+    const owner = directory.get(references[index]?.key ?? '');
     // A programme key sees only its own cards; another programme's card is as unknown as no card.
     if (owner === undefined || (request.programId !== undefined && request.programId !== owner.programId)) {
       return unknownCard(request);
@@ -296,7 +302,7 @@ async function lockCards(
     [holderIds],
   );
   for (const row of lockedHolders.rows) holders.set(row.id, row);
-  const lockedCards = await tx.query<CardRow>(
+  const found = await tx.query<CardRow>(
     `SELECT ${PREFIXED_CARD_COLUMNS}, c.locked_merchant, w.status AS wallet_status,
        w.ledger_account_id AS wallet_ledger_account_id, p.status AS program_status, p.fx_markup_bps, p.hold_days,
        p.extended_hold_days,
@@ -305,7 +311,7 @@ async function lockCards(
      WHERE c.id = ANY($1::text[])`,
     [cardIds],
   );
-  for (const row of lockedCards.rows) {
+  for (const row of found.rows) {
     cards.set(row.id, {
       card: cardFromRow(row),
       programId: row.program_id,
@@ -676,7 +682,7 @@ export async function decideGroup(
     checks.run('spending_limits', () => {
       const check = limitCheck(index, amount);
       // What this group approved before this request counts as if it had committed.
-      const used = (window: ReturnType<typeof usageWindows>[number]): number =>
+      const used = (window: UsageWindow): number =>
         (usage.get(usageKey(window)) ?? 0) +
         approvals
           .filter(

@@ -25,21 +25,6 @@ export function windowStart(interval: Exclude<SpendingLimitInterval, 'per_author
   }
 }
 
-/**
- * What a card, or all of a cardholder's cards together, have authorized since `since` in one currency (the amount
- * each approval holds now: a reversal gives its part back), optionally only in some merchant categories. Read under
- * the cardholder's lock, so two authorizations can never both fit under the same limit.
- */
-export async function usageSince(tx: Transaction, scope: UsageWindow): Promise<number> {
-  const found = await tx.query<{ used: number }>(
-    `SELECT coalesce(sum(amount), 0)::bigint AS used FROM authorizations
-     WHERE ${scope.column} = $1 AND approved AND currency = $2 AND created_at >= $3
-       AND ($4::text[] IS NULL OR mcc = ANY($4::text[]))`,
-    [scope.id, scope.currency, scope.since, scope.categories === undefined ? null : [...scope.categories]],
-  );
-  return found.rows[0]?.used ?? 0;
-}
-
 export interface LimitCheck {
   readonly cardId: string;
   readonly cardControls: SpendingControls;
@@ -125,12 +110,16 @@ export function fitsLimits(check: LimitCheck, used: (window: UsageWindow) => num
  * new authorization and an increment alike.
  */
 export async function limitsAllow(tx: Transaction, check: LimitCheck): Promise<boolean> {
-  const used = new Map<string, number>();
-  for (const window of usageWindows(check)) used.set(usageKey(window), await usageSince(tx, window));
+  const used = await usagesSince(tx, usageWindows(check));
   return fitsLimits(check, (window) => used.get(usageKey(window)) ?? 0);
 }
 
-/** `usageSince` for many windows in one statement (a group of decisions), keyed by `usageKey`. */
+/**
+ * What each window has authorized: what a card, or all of a cardholder's cards together, hold now (a reversal gives
+ * its part back) since the window's start in one currency, optionally only in some merchant categories, keyed by
+ * `usageKey`. One statement for all of a group's windows. Read under the cardholders' locks, so two authorizations
+ * can never both fit under the same limit.
+ */
 export async function usagesSince(
   tx: Transaction,
   windows: readonly UsageWindow[],
