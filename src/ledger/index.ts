@@ -12,6 +12,7 @@ export {
   type TransferPageQuery,
 } from './queries.js';
 export { flattenResults } from './apply.js';
-export { LedgerWork, lockAccounts, submitTransfers } from './submit.js';
+export { LedgerWork, accountLockOrder, lockAccounts, submitTransfers } from './submit.js';
+export { accountFromPrefixedRow, prefixedAccountColumns, type PrefixedAccountRow } from './rows.js';
 export * from './types.js';
 export { verifyLedger, type LedgerProblem, type LedgerReport } from './verify.js';

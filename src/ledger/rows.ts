@@ -7,6 +7,42 @@ export const ACCOUNT_COLUMNS = `id, program_id, currency, kind, owner_id, debits
 export const TRANSFER_COLUMNS = `id, program_id, kind, debit_account_id, credit_account_id, amount, currency,
   pending_id, timeout_seconds, expires_at, code, reference, created_at, state, resolved_at, resolved_by`;
 
+/**
+ * The account columns of the table aliased `alias`, each renamed `<prefix><column>`: for a statement that reads
+ * (and locks) accounts beside other rows whose column names they share. `accountFromPrefixedRow` reads them back.
+ */
+export function prefixedAccountColumns(alias: string, prefix: string): string {
+  return ACCOUNT_COLUMNS.split(',')
+    .map((column) => `${alias}.${column.trim()} AS ${prefix}${column.trim()}`)
+    .join(', ');
+}
+
+export type PrefixedAccountRow<Prefix extends string> = {
+  [Column in keyof AccountRow as `${Prefix}${Column}`]: AccountRow[Column];
+};
+
+export function accountFromPrefixedRow<Prefix extends string>(
+  row: PrefixedAccountRow<Prefix>,
+  prefix: Prefix,
+): Account {
+  const column = <Column extends keyof AccountRow>(name: Column): AccountRow[Column] =>
+    (row as Record<string, unknown>)[`${prefix}${name}`] as AccountRow[Column];
+  return accountFromRow({
+    id: column('id'),
+    program_id: column('program_id'),
+    currency: column('currency'),
+    kind: column('kind'),
+    owner_id: column('owner_id'),
+    debits_must_not_exceed_credits: column('debits_must_not_exceed_credits'),
+    credits_must_not_exceed_debits: column('credits_must_not_exceed_debits'),
+    debits_pending: column('debits_pending'),
+    debits_posted: column('debits_posted'),
+    credits_pending: column('credits_pending'),
+    credits_posted: column('credits_posted'),
+    created_at: column('created_at'),
+  });
+}
+
 export interface AccountRow {
   id: string;
   program_id: string;

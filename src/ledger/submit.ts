@@ -32,7 +32,12 @@ const validId = (value: unknown): value is string =>
  * accounts, which most transfers touch) after all others, then by id. Two writers wait for each other instead of
  * deadlocking, and a hot account is held for the shortest time: from the end of a writer's locking to its commit.
  */
-export const ACCOUNT_LOCK_ORDER = 'owner_id IS NOT DISTINCT FROM program_id, id';
+export function accountLockOrder(alias?: string): string {
+  const column = (name: string) => (alias === undefined ? name : `${alias}.${name}`);
+  return `${column('owner_id')} IS NOT DISTINCT FROM ${column('program_id')}, ${column('id')}`;
+}
+
+export const ACCOUNT_LOCK_ORDER = accountLockOrder();
 
 /** Reads and locks accounts in `ACCOUNT_LOCK_ORDER`. */
 export async function lockAccounts(tx: Transaction, ids: readonly string[]): Promise<Map<string, Account>> {
@@ -115,7 +120,7 @@ function transfersInsert(created: readonly Transfer[]): Statement | undefined {
   return {
     sql: `INSERT INTO ledger_transfers (id, program_id, kind, debit_account_id, credit_account_id, amount, currency,
          pending_id, timeout_seconds, expires_at, code, reference, created_at, state, resolved_at, resolved_by)
-       SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id text, program_id text, kind text, debit_account_id text,
+       SELECT * FROM json_to_recordset($1::json) AS t(id text, program_id text, kind text, debit_account_id text,
          credit_account_id text, amount bigint, currency text, pending_id text, timeout_seconds integer,
          expires_at timestamptz, code text, reference text, created_at timestamptz, state text,
          resolved_at timestamptz, resolved_by text)`,

@@ -369,18 +369,20 @@ describe('authorize in groups (group commit)', () => {
       transmissionTime: '0301120777',
     };
     const group = counting();
+    // On PostgreSQL the eight split into two groups of four that run at once, so which of them commits first is
+    // not fixed: the three with one network identity are in the first four, where arrival order decides.
     const answers = await Promise.allSettled([
       authorize(group.context, request(multi, 1_000, { network })),
       authorize(group.context, request('card_00000000000000000000000000', 100)),
-      authorize(group.context, request(multi, 100, { currency: 'XYZ' })),
       authorize(group.context, request(multi, 1_000, { network })),
       authorize(group.context, request(otherCard, 1_000, { network })),
+      authorize(group.context, request(multi, 100, { currency: 'XYZ' })),
       authorize(group.context, request(singleUse, 500)),
       authorize(group.context, request(singleUse, 500)),
       authorize(group.context, request(multi, 0)),
     ]);
     expect(group.transactions()).toBe(groupsAtOnce());
-    const [first, unknown, badCurrency, repeat, otherCardSameKey, singleFirst, singleSecond, verify] =
+    const [first, unknown, repeat, otherCardSameKey, badCurrency, singleFirst, singleSecond, verify] =
       answers;
     expect(first).toMatchObject({ status: 'fulfilled', value: { approved: true, amount: 1_000 } });
     expect(unknown).toMatchObject({ status: 'rejected', reason: { status: 404 } });

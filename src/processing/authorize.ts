@@ -101,7 +101,7 @@ function groupFor(context: ProcessingContext): GroupCommit<DecideItem, Decided> 
   let group = groups.get(context);
   if (group === undefined) {
     group = new GroupCommit<DecideItem, Decided>(
-      (items) => context.db.transaction((tx) => decideGroup(tx, context, items)),
+      (items) => context.db.transaction((tx) => decideGroup(tx, context, items), { planning: 'generic' }),
       {
         batchMax: GROUP_SIZE_MAX,
         inFlightMax: context.db.backend === 'postgres' ? 2 : 1,

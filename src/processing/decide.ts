@@ -17,7 +17,10 @@ import {
   flattenResults,
   getAccounts,
   type Account,
-  lockAccounts,
+  accountFromPrefixedRow,
+  accountLockOrder,
+  prefixedAccountColumns,
+  type PrefixedAccountRow,
   type BatchResult,
   type TransferResult,
 } from '../ledger/index.js';
@@ -275,7 +278,7 @@ type CardRow = Parameters<typeof cardFromRow>[0] & {
   hold_days: number;
   extended_hold_days: number;
   endpoint_version: string | null;
-};
+} & PrefixedAccountRow<'la_'>;
 
 const PREFIXED_CARD_COLUMNS = CARD_COLUMNS.split(',')
   .map((column) => `c.${column.trim()}`)
@@ -283,20 +286,27 @@ const PREFIXED_CARD_COLUMNS = CARD_COLUMNS.split(',')
 
 /**
  * Locks the cardholders: limits span all of a cardholder's cards, so their authorizations queue there, and every
- * writer on the authorization path (lifecycle, clearing) takes the same lock first. Under it the cards are read
- * with their wallets and programmes in one statement, without a row lock of their own: a card's state changes on
- * this path only under its cardholder's lock, and a change from the API (a pause) orders before or after the
- * decision as a whole.
+ * writer on the authorization path (lifecycle, clearing) takes the same lock first. Under it, one statement reads
+ * the cards with their wallets and programmes and locks the wallets' ledger accounts, in the order every ledger
+ * writer locks accounts, after all the cardholders as before. The cards get no row lock of their own: a card's
+ * state changes on this path only under its cardholder's lock, and a change from the API (a pause) orders before
+ * or after the decision as a whole. A wait for an account's lock re-reads the account, not the card, which the
+ * cardholder's lock has kept as it was.
  */
 async function lockCards(
   tx: Transaction,
   owners: readonly CardOwner[],
-): Promise<{ holders: Map<string, CardholderState>; cards: Map<string, CardState> }> {
+): Promise<{
+  holders: Map<string, CardholderState>;
+  cards: Map<string, CardState>;
+  accounts: Map<string, Account>;
+}> {
   const holderIds = [...new Set(owners.map((owner) => owner.cardholderId))].sort();
   const cardIds = [...new Set(owners.map((owner) => owner.cardId))].sort();
   const holders = new Map<string, CardholderState>();
   const cards = new Map<string, CardState>();
-  if (cardIds.length === 0) return { holders, cards };
+  const accounts = new Map<string, Account>();
+  if (cardIds.length === 0) return { holders, cards, accounts };
   const lockedHolders = await tx.query<CardholderState & { id: string }>(
     'SELECT id, status, spending_controls FROM cardholders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
     [holderIds],
@@ -306,9 +316,13 @@ async function lockCards(
     `SELECT ${PREFIXED_CARD_COLUMNS}, c.locked_merchant, w.status AS wallet_status,
        w.ledger_account_id AS wallet_ledger_account_id, p.status AS program_status, p.fx_markup_bps, p.hold_days,
        p.extended_hold_days,
-       (SELECT e.xmin::text FROM authorization_endpoints e WHERE e.program_id = c.program_id) AS endpoint_version
+       (SELECT e.xmin::text FROM authorization_endpoints e WHERE e.program_id = c.program_id) AS endpoint_version,
+       ${prefixedAccountColumns('la', 'la_')}
      FROM cards c JOIN wallets w ON w.id = c.account_id JOIN programs p ON p.id = c.program_id
-     WHERE c.id = ANY($1::text[])`,
+       JOIN ledger_accounts la ON la.id = w.ledger_account_id
+     WHERE c.id = ANY($1::text[])
+     ORDER BY ${accountLockOrder('la')}
+     FOR UPDATE OF la`,
     [cardIds],
   );
   for (const row of found.rows) {
@@ -327,8 +341,9 @@ async function lockCards(
       },
       wallet: { status: row.wallet_status, ledger_account_id: row.wallet_ledger_account_id },
     });
+    accounts.set(row.la_id, accountFromPrefixedRow(row, 'la_'));
   }
-  return { holders, cards };
+  return { holders, cards, accounts };
 }
 
 /** Reads that repeat within a group (the same FX rate for many requests) are made once. */
@@ -497,7 +512,7 @@ export async function decideGroup(
       refuse(index, owner ?? unknownCard(itemAt(index).request));
     else owners.set(index, owner);
   }
-  const { holders, cards } = await lockCards(tx, [...owners.values()]);
+  const { holders, cards, accounts } = await lockCards(tx, [...owners.values()]);
   for (const index of live()) {
     const owner = owners.get(index);
     if (owner === undefined || !cards.has(owner.cardId) || !holders.has(owner.cardholderId)) {
@@ -512,8 +527,7 @@ export async function decideGroup(
     return { state, holder };
   };
 
-  const walletAccounts = live().map((index) => stateOf(index).state.wallet.ledger_account_id);
-  const ledger = new LedgerWork(context.clock.now(), await lockAccounts(tx, walletAccounts));
+  const ledger = new LedgerWork(context.clock.now(), accounts);
   // The time is read after the locks are held, as the ledger's own writes do.
   const now = ledger.now;
 
@@ -905,7 +919,7 @@ function authorizationsInsert(inserts: readonly NewAuthorization[]): Statement |
          decline_message, requested_amount, approved_amount, amount, currency, merchant_amount, merchant_currency,
          fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode, partial_allowed,
          network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history, program_decision
-       FROM jsonb_to_recordset($1::jsonb) AS n(id text, program_id text, card_id text, cardholder_id text,
+       FROM json_to_recordset($1::json) AS n(id text, program_id text, card_id text, cardholder_id text,
          account_id text, status text, approved boolean, response_code text, decline_reason text,
          decline_message text, requested_amount bigint, approved_amount bigint, amount bigint, currency text,
          merchant_amount bigint, merchant_currency text, fx_rate numeric, fx_markup_bps integer, fx_source text,

@@ -47,6 +47,26 @@ describe('transactional outbox', () => {
     expect(things.rows.map((row) => row.id)).toEqual(['thing_ok']);
   });
 
+  it('reads in transaction order when the transaction ids gain a digit', async () => {
+    // Transaction ids 9 and 10 sort the other way round as text. Both are older than any transaction here.
+    await db.exec(`INSERT INTO events (id, type, program_id, created, data, txid) VALUES
+      ('evt_00000000000000000000000009', 'thing.created', 'prog_1', now(), '{}', '9'::xid8),
+      ('evt_00000000000000000000000010', 'thing.created', 'prog_1', now(), '{}', '10'::xid8)`);
+    const seen: string[] = [];
+    while (
+      (await consumeEvents(
+        db,
+        context,
+        'digits',
+        1,
+        async (events) => void seen.push(...events.map((e) => e.id)),
+      )) > 0
+    ) {
+      /* keep reading */
+    }
+    expect(seen.slice(0, 2)).toEqual(['evt_00000000000000000000000009', 'evt_00000000000000000000000010']);
+  });
+
   it('writes the envelope DESIGN.md describes', async () => {
     const event = await thingCreated('thing_shape', false);
     expect(event).toMatchObject({

@@ -79,11 +79,12 @@ export function eventsInsert(
     };
   });
   // One JSON document for all rows: the driver sends it as it is (an array of JSON texts would be escaped
-  // element by element) and the server parses each event's data once, straight into jsonb.
+  // element by element). As `json` the server only checks the document, then builds each event's data into jsonb
+  // once; as `jsonb` it would build the whole document first, a quarter slower.
   const statement: Statement = {
     sql: `INSERT INTO events (id, type, program_id, created, data)
      SELECT id, type, program_id, $2::timestamptz, data
-     FROM jsonb_to_recordset($1::jsonb) AS e(id text, type text, program_id text, data jsonb)
+     FROM json_to_recordset($1::json) AS e(id text, type text, program_id text, data jsonb)
      ORDER BY id`,
     params: [
       JSON.stringify(events.map(({ id, type, program_id, data }) => ({ id, type, program_id, data }))),
@@ -150,12 +151,14 @@ export async function consumeEvents(
     );
     const position = cursor.rows[0];
     if (position === undefined) return 0; // another process holds this consumer
+    // Ordered by the columns, not by the output's `txid`, which is text: as text, transaction 10 sorts before 9,
+    // and the cursor would pass over the events in between. The index on (txid, seq) then serves the order.
     const rows = await tx.query<EventRow & { txid: string; seq: number }>(
       `SELECT id, type, program_id, created, data, txid::text AS txid, seq
        FROM events
        WHERE (txid, seq) > ($1::xid8, $2::bigint)
          AND txid < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY txid, seq
+       ORDER BY events.txid, events.seq
        LIMIT $3`,
       [position.last_txid, position.last_seq, batchSizeMax],
     );

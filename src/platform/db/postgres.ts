@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
   beginStatement,
+  planningStatement,
   parseSafeInt8,
   toDriverParam,
   withRetries,
@@ -113,7 +114,7 @@ export class PostgresDatabase implements Database, Queryable {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(beginStatement(options));
+      await client.query(beginStatement(options) + planningStatement(options));
       try {
         const result = await work(new PostgresTransaction(client));
         await client.query('COMMIT');
