@@ -4,12 +4,16 @@ import type { IdGenerator } from '../platform/ids.js';
 import type { Statement } from '../platform/db/statements.js';
 
 /** DESIGN.md's envelope: what webhooks, streams and the API's /v1/events all carry. */
-export interface LantauEvent<T = unknown> {
+export interface LantauEvent<T = unknown> extends EventHeader {
+  readonly data: { readonly object: T };
+}
+
+/** An event without its data: for a consumer that routes events and reads the data only where it goes. */
+export interface EventHeader {
   readonly id: string;
   readonly type: string;
   readonly created: string;
   readonly program_id: string | null;
-  readonly data: { readonly object: T };
 }
 
 export interface EventInput {
@@ -137,6 +141,46 @@ export async function consumeEvents(
   batchSizeMax: number,
   handler: (events: readonly LantauEvent[], tx: Transaction) => Promise<void>,
 ): Promise<number> {
+  return consumeRows(db, context, consumer, batchSizeMax, true, (rows, tx) =>
+    handler(rows.map(eventFromRow), tx),
+  );
+}
+
+/**
+ * `consumeEvents` for a consumer that needs only the events' headers: the data, the bulk of every event, is
+ * neither read nor sent nor parsed.
+ */
+export async function consumeEventHeaders(
+  db: Database,
+  context: Pick<RecordsContext, 'clock'>,
+  consumer: string,
+  batchSizeMax: number,
+  handler: (headers: readonly EventHeader[], tx: Transaction) => Promise<void>,
+): Promise<number> {
+  return consumeRows(db, context, consumer, batchSizeMax, false, (rows, tx) =>
+    handler(
+      rows.map((row) => ({
+        id: row.id,
+        type: row.type,
+        created: row.created.toISOString(),
+        program_id: row.program_id,
+      })),
+      tx,
+    ),
+  );
+}
+
+async function consumeRows<WithData extends boolean>(
+  db: Database,
+  context: Pick<RecordsContext, 'clock'>,
+  consumer: string,
+  batchSizeMax: number,
+  withData: WithData,
+  handler: (
+    rows: readonly (WithData extends true ? EventRow : Omit<EventRow, 'data'>)[],
+    tx: Transaction,
+  ) => Promise<void>,
+): Promise<number> {
   if (!Number.isInteger(batchSizeMax) || batchSizeMax < 1 || batchSizeMax > 10_000) {
     throw new RangeError('batchSizeMax must be from 1 to 10,000');
   }
@@ -153,8 +197,10 @@ export async function consumeEvents(
     if (position === undefined) return 0; // another process holds this consumer
     // Ordered by the columns, not by the output's `txid`, which is text: as text, transaction 10 sorts before 9,
     // and the cursor would pass over the events in between. The index on (txid, seq) then serves the order.
-    const rows = await tx.query<EventRow & { txid: string; seq: number }>(
-      `SELECT id, type, program_id, created, data, txid::text AS txid, seq
+    const rows = await tx.query<
+      (WithData extends true ? EventRow : Omit<EventRow, 'data'>) & { txid: string; seq: number }
+    >(
+      `SELECT id, type, program_id, created, ${withData ? 'data, ' : ''}txid::text AS txid, seq
        FROM events
        WHERE (txid, seq) > ($1::xid8, $2::bigint)
          AND txid < pg_snapshot_xmin(pg_current_snapshot())
@@ -164,7 +210,7 @@ export async function consumeEvents(
     );
     const last = rows.rows.at(-1);
     if (last === undefined) return 0;
-    await handler(rows.rows.map(eventFromRow), tx);
+    await handler(rows.rows, tx);
     await tx.query(
       `UPDATE outbox_consumers SET last_txid = $2::xid8, last_seq = $3, updated_at = $4 WHERE name = $1`,
       [consumer, last.txid, last.seq, context.clock.now()],

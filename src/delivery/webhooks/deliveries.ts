@@ -70,9 +70,17 @@ const OBJECT_ID_LENGTH_MAX = 255;
 export function eventObjectId(event: Pick<LantauEvent, 'data'>): string | null {
   const object: unknown = event.data.object;
   if (typeof object !== 'object' || object === null || !('id' in object)) return null;
-  const id: unknown = object.id;
+  return objectIdOrNull(object.id);
+}
+
+/** An event object's `id` as deliveries record it: a string of a sensible length, or nothing. */
+export function objectIdOrNull(id: unknown): string | null {
   return typeof id === 'string' && id.length > 0 && id.length <= OBJECT_ID_LENGTH_MAX ? id : null;
 }
+
+/** `eventObjectId` in SQL, for the events aliased `e`: the id only where it is a JSON string. */
+export const EVENT_OBJECT_ID_SQL = `CASE WHEN jsonb_typeof(e.data->'object'->'id') = 'string'
+  THEN e.data->'object'->>'id' END`;
 
 export interface DeliveryTarget {
   readonly programId: string;

@@ -3,10 +3,12 @@ import type { Database, Transaction } from '../../platform/db/database.js';
 import { invalidRequest, notFound } from '../../platform/errors.js';
 import type { IdGenerator } from '../../platform/ids.js';
 import { appendAudit } from '../../records/audit.js';
-import { consumeEvents, type LantauEvent } from '../../records/outbox.js';
+import { consumeEventHeaders, type LantauEvent } from '../../records/outbox.js';
 import {
+  EVENT_OBJECT_ID_SQL,
   eventObjectId,
   insertDeliveries,
+  objectIdOrNull,
   webhookDeliveryFromRow,
   type DeliveryTarget,
   type WebhookDelivery,
@@ -28,6 +30,7 @@ interface MatchRow {
   event_seq: number;
   program_id: string;
   endpoint_id: string;
+  object_id: string | null;
 }
 
 /**
@@ -42,7 +45,8 @@ export async function fanOutEvents(
   context: FanOutContext,
   options: { readonly batchSize?: number } = {},
 ): Promise<number> {
-  return consumeEvents(
+  // Headers only: the object's id, all a delivery records of the data, is taken in the statement that matches.
+  return consumeEventHeaders(
     context.db,
     context,
     WEBHOOK_CONSUMER,
@@ -51,7 +55,8 @@ export async function fanOutEvents(
       const withProgram = events.filter((event) => event.program_id !== null);
       if (withProgram.length === 0) return;
       const matches = await tx.query<MatchRow>(
-        `SELECT e.id AS event_id, e.seq AS event_seq, e.program_id, w.id AS endpoint_id
+        `SELECT e.id AS event_id, e.seq AS event_seq, e.program_id, w.id AS endpoint_id,
+           ${EVENT_OBJECT_ID_SQL} AS object_id
          FROM events e
          JOIN webhook_endpoints w
            ON w.program_id = e.program_id
@@ -62,26 +67,18 @@ export async function fanOutEvents(
          ORDER BY e.txid, e.seq, w.id`,
         [withProgram.map((event) => event.id)],
       );
-      const byId = new Map(withProgram.map((event) => [event.id, event]));
-      await insertDeliveries(
-        tx,
-        context,
-        matches.rows.map((match) => target(match, byId)),
-        false,
-      );
+      await insertDeliveries(tx, context, matches.rows.map(target), false);
     },
   );
 }
 
-function target(match: MatchRow, events: ReadonlyMap<string, LantauEvent>): DeliveryTarget {
-  const event = events.get(match.event_id);
-  if (event === undefined) throw new Error('a matched event is not in the batch');
+function target(match: MatchRow): DeliveryTarget {
   return {
     programId: match.program_id,
     endpointId: match.endpoint_id,
     eventId: match.event_id,
     eventSeq: match.event_seq,
-    objectId: eventObjectId(event),
+    objectId: objectIdOrNull(match.object_id),
   };
 }
 

@@ -378,6 +378,18 @@ describe('webhook delivery', () => {
     expect(highestDelivered).toBe(4);
     expect(same.filter((each) => each.status === 500).length).toBeGreaterThan(0);
     expect(new Set(target.delivered())).toEqual(new Set(sequence.map((event) => event.id)));
+    // The fan-out reads no event data: the object's id comes from the statement that matches endpoints.
+    const recorded = await api.db.query<{ object_id: string | null }>(
+      'SELECT object_id FROM webhook_deliveries WHERE event_id = ANY($1::text[]) ORDER BY event_seq',
+      [sequence.map((event) => event.id)],
+    );
+    expect(recorded.rows.map((row) => row.object_id)).toEqual([
+      'card_same',
+      'card_same',
+      'card_other',
+      'card_same',
+      'card_same',
+    ]);
   });
 
   it('retries on the documented schedule for about three days, then marks the delivery failed', async () => {
