@@ -214,12 +214,16 @@ export async function writeBalances(tx: Transaction, accounts: readonly Account[
 function balancesIncrement(deltas: readonly Account[]): Statement | undefined {
   if (deltas.length === 0) return undefined;
   return {
-    sql: `UPDATE ledger_accounts a
+    // The rows are locked in order before any is changed: an UPDATE alone changes them in whatever order its plan
+    // visits them, and two groups incrementing the same two accounts could then wait for each other.
+    sql: `WITH locked AS MATERIALIZED (
+       SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY ${ACCOUNT_LOCK_ORDER} FOR UPDATE)
+     UPDATE ledger_accounts a
      SET debits_pending = a.debits_pending + u.debits_pending, debits_posted = a.debits_posted + u.debits_posted,
          credits_pending = a.credits_pending + u.credits_pending, credits_posted = a.credits_posted + u.credits_posted
-     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+     FROM locked l, unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
        AS u(id, debits_pending, debits_posted, credits_pending, credits_posted)
-     WHERE a.id = u.id
+     WHERE a.id = l.id AND u.id = l.id
      RETURNING a.id, a.debits_pending + a.debits_posted <= 9007199254740991
        AND a.credits_pending + a.credits_posted <= 9007199254740991 AS safe`,
     params: [
@@ -313,28 +317,22 @@ export class LedgerWork {
 
   /**
    * The work's writes, as statements for the caller to run with its own (`runTogether`) in one round trip: the
-   * new transfers, the locked accounts' balances, and the increments. Hand `check` what they returned. With
-   * increments to several accounts, those are locked here first, in order, as every writer locks them.
+   * new transfers and the locked accounts' balances, and `last` the increments, which lock their rows in the
+   * order every writer locks accounts. Run `last` after everything else, so a hot account is held only from there
+   * to the commit, and hand `check` what it returned.
    */
-  async writes(tx: Transaction): Promise<LedgerWrites> {
+  writes(): LedgerWrites {
     const applied = this.state.finish([]);
     const increments = applied.changedAccounts.filter((account) => this.incremented.has(account.id));
-    if (increments.length > 1) {
-      await lockAccounts(
-        tx,
-        increments.map((account) => account.id),
-      );
-    }
     return {
       statements: [
         transfersInsert(applied.created),
         balancesUpdate(applied.changedAccounts.filter((account) => !this.incremented.has(account.id))),
-        balancesIncrement(increments),
       ],
+      last: balancesIncrement(increments),
       check(returned) {
-        const rows = returned[2] ?? [];
-        if (rows.length !== increments.length) throw new Error('an incremented account vanished');
-        const unsafe = rows.find((row) => row.safe !== true);
+        if (returned.length !== increments.length) throw new Error('an incremented account vanished');
+        const unsafe = returned.find((row) => row.safe !== true);
         if (unsafe !== undefined) {
           throw new RangeError(`account ${String(unsafe.id)} would hold beyond 2^53 - 1 minor units`);
         }
@@ -345,5 +343,6 @@ export class LedgerWork {
 
 export interface LedgerWrites {
   readonly statements: readonly (Statement | undefined)[];
-  readonly check: (returned: readonly (readonly Record<string, unknown>[])[]) => void;
+  readonly last: Statement | undefined;
+  readonly check: (returnedByLast: readonly Record<string, unknown>[]) => void;
 }

@@ -47,7 +47,7 @@ import {
   type Check,
   type DeclineReason,
 } from './declines.js';
-import { amountTooLargeAsBadInput } from './fx.js';
+import { amountTooLargeAsBadInput, withRatesAhead } from './fx.js';
 import {
   fitsLimits,
   usageKey,
@@ -563,7 +563,14 @@ export async function decideGroup(
     tx,
     live().flatMap((index) => usageWindows(limitCheck(index, 0))),
   );
-  const reads = rememberingReads(tx);
+  const reads = await withRatesAhead(
+    rememberingReads(tx),
+    live().map((index) => ({
+      base: itemAt(index).request.currency,
+      quote: stateOf(index).state.card.currency,
+    })),
+    now,
+  );
   const conversions = new Map<number, Conversion>();
   const cvvResults = new Map<number, boolean>();
   for (const index of live()) {
@@ -885,18 +892,19 @@ export async function decideGroup(
       events.push({ type: 'card.updated', programId: insert.state.programId, object: changed });
     }
   }
-  // Every other row the group writes, in one round trip: transfers, balances, authorizations, events, and the
-  // settlement accounts' increments (their rows locked from here to the commit that follows).
-  const ledgerWrites = await ledger.writes(tx);
+  // Every other row the group writes, in one round trip: transfers, balances, authorizations, events, and last
+  // the settlement accounts' increments, their rows locked from there to the commit that follows.
+  const ledgerWrites = ledger.writes();
   const returned = await runTogether(tx, [
     ...ledgerWrites.statements,
     authorizationsInsert(inserts),
     eventsInsert(context, events).statement,
+    ledgerWrites.last,
   ])
     // The same network identity arriving at once in two transactions: neither saw the other's row. Re-running the
     // group finds the first and answers as a repeat would.
     .catch(rerunOnUniqueViolation('a message with the same network identity was decided concurrently'));
-  ledgerWrites.check(returned.slice(0, ledgerWrites.statements.length));
+  ledgerWrites.check(returned.at(-1) ?? []);
   for (const [index, earlier] of repeatsOf) outcomes[index] = outcomes[earlier];
 
   return outcomes.map(

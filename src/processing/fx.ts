@@ -1,5 +1,5 @@
 import type { Actor } from '../issuing/programs.js';
-import type { Queryable, Transaction } from '../platform/db/database.js';
+import type { Queryable, QueryResult, SqlParam, Transaction } from '../platform/db/database.js';
 import { LantauError, invalidRequest } from '../platform/errors.js';
 import { findCurrency, type Currency } from '../platform/money.js';
 import { appendAudit } from '../records/audit.js';
@@ -153,15 +153,68 @@ export async function findRate(
   quote: string,
   at: Date,
 ): Promise<FoundRate | undefined> {
-  const found = await db.query<{ id: string; rate: string; source: string; valid_from: Date }>(
-    `SELECT id, rate::text AS rate, source, valid_from FROM fx_rates
-     WHERE base = $1 AND quote = $2 AND valid_from <= $3
-     ORDER BY valid_from DESC, id DESC LIMIT 1`,
-    [base, quote, at],
-  );
+  const found = await db.query<RateRow>(FIND_RATE, [base, quote, at]);
   const row = found.rows[0];
-  if (row === undefined) return undefined;
+  return row === undefined ? undefined : rateFromRow(row);
+}
+
+const FIND_RATE = `SELECT id, rate::text AS rate, source, valid_from FROM fx_rates
+     WHERE base = $1 AND quote = $2 AND valid_from <= $3
+     ORDER BY valid_from DESC, id DESC LIMIT 1`;
+
+interface RateRow {
+  id: string;
+  rate: string;
+  source: string;
+  valid_from: Date;
+}
+
+function rateFromRow(row: RateRow): FoundRate {
   return { id: row.id, rate: storedRate(row.rate), source: row.source, validFrom: row.valid_from };
+}
+
+/**
+ * `db` with the rates of many currency pairs at one time read ahead in one statement: `findRate` for those pairs
+ * at that time is answered from them, and every other query goes to `db`. A group of authorizations in many
+ * currencies then converts with one round trip instead of one per pair, whatever `convert` the context has.
+ */
+export async function withRatesAhead(
+  db: Transaction,
+  pairs: readonly { readonly base: string; readonly quote: string }[],
+  at: Date,
+): Promise<Transaction> {
+  const wanted = new Map(
+    pairs.filter((pair) => pair.base !== pair.quote).map((pair) => [`${pair.base}/${pair.quote}`, pair]),
+  );
+  if (wanted.size === 0) return db;
+  const found = await db.query<RateRow & { base: string; quote: string }>(
+    `SELECT p.base, p.quote, r.id, r.rate, r.source, r.valid_from
+     FROM unnest($1::text[], $2::text[]) AS p(base, quote)
+     CROSS JOIN LATERAL (
+       SELECT id, rate::text AS rate, source, valid_from FROM fx_rates
+       WHERE base = p.base AND quote = p.quote AND valid_from <= $3
+       ORDER BY valid_from DESC, id DESC LIMIT 1) r`,
+    [[...wanted.values()].map((pair) => pair.base), [...wanted.values()].map((pair) => pair.quote), at],
+  );
+  const rows = new Map<string, RateRow[]>([...wanted.keys()].map((key) => [key, []]));
+  for (const row of found.rows) rows.get(`${row.base}/${row.quote}`)?.push(row);
+  return {
+    inTransaction: true,
+    query<Row>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<Row>> {
+      const [base, quote, when] = params;
+      const answered =
+        sql === FIND_RATE &&
+        typeof base === 'string' &&
+        typeof quote === 'string' &&
+        when instanceof Date &&
+        when.getTime() === at.getTime()
+          ? rows.get(`${base}/${quote}`)
+          : undefined;
+      if (answered === undefined) return db.query<Row>(sql, params);
+      return Promise.resolve({ rows: answered as Row[], rowCount: answered.length });
+    },
+    exec: (sql) => db.exec(sql),
+  };
 }
 
 export interface CardConversionInput {

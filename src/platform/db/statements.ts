@@ -7,13 +7,17 @@ export interface Statement {
 }
 
 const PARAMETER = /\$(\d+)/g;
+const RETURNING = /\bRETURNING\b/i;
 
 /**
  * Runs data-modifying statements (INSERT, UPDATE, DELETE, each optionally with RETURNING) in one round trip, as
  * the data-modifying CTEs of one statement: on a machine where every round trip wakes two processes, a group
  * commit's writes cost one wake-up instead of one per table. They run on one snapshot and cannot see each other's
- * rows, so they must touch different rows (different tables, as a group's writes do). Returns each statement's
- * RETURNING rows, as JSON objects (bigint as number), in the order given; [] for a statement without RETURNING.
+ * rows, so they must touch different rows (different tables, as a group's writes do). They run one after another
+ * in the order given: the outer query reads each to its end in turn (PostgreSQL would otherwise run the ones it
+ * does not read at the end, last first), so a statement that takes a hot row's lock can be put last and hold it
+ * only until the commit. Returns each statement's RETURNING rows, as JSON objects (bigint as number), in the order
+ * given; [] for a statement without RETURNING.
  */
 export async function runTogether(
   tx: Transaction,
@@ -28,24 +32,22 @@ export async function runTogether(
   const parts = present.map(({ statement, index }) => {
     const offset = params.length;
     params.push(...statement.params);
-    const sql = statement.sql.replace(PARAMETER, (_, number: string) => `$${Number(number) + offset}`);
-    return { sql, index, returns: /\bRETURNING\b/i.test(statement.sql) };
+    const renumbered = statement.sql.replace(PARAMETER, (_, number: string) => `$${Number(number) + offset}`);
+    const returns = RETURNING.test(statement.sql);
+    // A statement is read, and so run in its turn, only if it returns rows: one without gets a token list.
+    return { sql: returns ? renumbered : `${renumbered}\n RETURNING 1`, index, returns };
   });
-  const returning = parts.filter((part) => part.returns);
-  const rows = await tx.query<{ statement: number; row: Record<string, unknown> }>(
+  const rows = await tx.query<{ statement: number; row: Record<string, unknown> | null }>(
     `WITH ${parts.map((part) => `s${part.index} AS (${part.sql})`).join(',\n')}
-     ${
-       returning.length === 0
-         ? 'SELECT NULL::integer AS statement, NULL::jsonb AS row WHERE false'
-         : returning
-             .map(
-               (part) =>
-                 `SELECT ${part.index} AS statement, to_jsonb(s${part.index}.*) AS row FROM s${part.index}`,
-             )
-             .join(' UNION ALL ')
-     }`,
+     ${parts
+       .map((part) =>
+         part.returns
+           ? `SELECT ${part.index} AS statement, to_jsonb(s${part.index}.*) AS row FROM s${part.index}`
+           : `SELECT ${part.index} AS statement, NULL::jsonb AS row FROM (SELECT count(*) FROM s${part.index}) AS n${part.index}`,
+       )
+       .join(' UNION ALL ')}`,
     params,
   );
-  for (const { statement, row } of rows.rows) results[statement]?.push(row);
+  for (const { statement, row } of rows.rows) if (row !== null) results[statement]?.push(row);
   return results;
 }
