@@ -18,6 +18,7 @@ import { OperatorUserSchema, registerOperatorUserRoutes } from './routes/operato
 import { ApiKeySchema, ProgramSchema, registerProgramRoutes } from './routes/programs.js';
 import { registerRevealPage } from './routes/reveal-page.js';
 import { SettlementSchema, registerSettlementRoutes } from './routes/settlements.js';
+import { registerRiskRuleRoutes } from './routes/risk-rules.js';
 import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
 export interface ApiOptions {
@@ -62,5 +63,6 @@ export async function buildApi(
   registerSettlementRoutes(app, processing);
   registerAuthorizationEndpointRoutes(app, issuing);
   registerWebhookEndpointRoutes(app, issuing);
+  registerRiskRuleRoutes(app, issuing);
   return app;
 }

@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestApi, type TestApi } from '../../../../test/support/app.js';
+import { createTestProgram, type TestProgram } from '../../../../test/support/programs.js';
+import { enabledRules } from '../../../risk/rule-store.js';
+
+interface RuleJson {
+  readonly id: string;
+  readonly object: 'risk_rule';
+  readonly program_id: string;
+  readonly version: number;
+  readonly status: 'enabled' | 'disabled';
+  readonly name: string;
+  readonly action: string;
+  readonly mode: string;
+  readonly priority: number;
+  readonly conditions: { field: string; operator: string; value: unknown }[];
+}
+
+interface ErrorJson {
+  readonly error: {
+    readonly type: string;
+    readonly code: string;
+    readonly message: string;
+    readonly param?: string;
+  };
+}
+
+let api: TestApi;
+let main: TestProgram;
+let other: TestProgram;
+
+beforeAll(async () => {
+  api = await openTestApi();
+  main = await createTestProgram(api);
+  other = await createTestProgram(api);
+});
+afterAll(async () => api.close());
+
+async function send(method: 'GET' | 'POST' | 'PATCH', url: string, headers: object, body?: unknown) {
+  const response = await api.app.inject({
+    method,
+    url,
+    headers: { ...headers },
+    ...(body === undefined ? {} : { payload: body as object }),
+  });
+  return { status: response.statusCode, body: response.json<unknown>() };
+}
+
+const cardTesting = {
+  name: 'Card testing at one merchant',
+  action: 'decline',
+  conditions: [
+    { field: 'merchant_new_cards_1h', operator: '>=', value: 10 },
+    { field: 'amount', operator: '<', value: 500 },
+  ],
+};
+
+async function rulesVersion(programId: string): Promise<number> {
+  const found = await api.db.query<{ risk_rules_version: number }>(
+    'SELECT risk_rules_version FROM programs WHERE id = $1',
+    [programId],
+  );
+  return found.rows[0]?.risk_rules_version ?? -1;
+}
+
+describe('/v1/risk/rules', () => {
+  it('creates a rule as version 1, with its event and audit entry, and moves the programme’s rules version on', async () => {
+    const before = await rulesVersion(main.program.id);
+    const created = await send('POST', '/v1/risk/rules', main.headers, cardTesting);
+    expect(created.status).toBe(201);
+    const rule = created.body as RuleJson;
+    expect(rule).toMatchObject({
+      object: 'risk_rule',
+      program_id: main.program.id,
+      version: 1,
+      status: 'enabled',
+      mode: 'active',
+      priority: 0,
+      name: cardTesting.name,
+      conditions: cardTesting.conditions,
+    });
+    expect(rule.id).toMatch(/^rule_[0-9a-z]{26}$/);
+    expect(await rulesVersion(main.program.id)).toBe(before + 1);
+    const events = await api.db.query<{ type: string }>(
+      `SELECT type FROM events WHERE data->'object'->>'id' = $1`,
+      [rule.id],
+    );
+    expect(events.rows.map((row) => row.type)).toEqual(['risk_rule.created']);
+    const audit = await api.db.query<{ action: string }>(
+      `SELECT action FROM audit_log WHERE target_id = $1`,
+      [rule.id],
+    );
+    expect(audit.rows.map((row) => row.action)).toEqual(['risk_rule.created']);
+    expect(await send('GET', `/v1/risk/rules/${rule.id}`, main.headers)).toMatchObject({
+      status: 200,
+      body: { id: rule.id, version: 1 },
+    });
+  });
+
+  it('makes a new version when what a rule says changes, keeps every version, and none for a no-op', async () => {
+    const rule = (await send('POST', '/v1/risk/rules', main.headers, cardTesting)).body as RuleJson;
+    const changed = await send('PATCH', `/v1/risk/rules/${rule.id}`, main.headers, {
+      conditions: [{ field: 'merchant_new_cards_1h', operator: '>=', value: 5 }],
+      mode: 'shadow',
+    });
+    expect(changed).toMatchObject({
+      status: 200,
+      body: { version: 2, mode: 'shadow', conditions: [{ field: 'merchant_new_cards_1h', value: 5 }] },
+    });
+    const same = await send('PATCH', `/v1/risk/rules/${rule.id}`, main.headers, { mode: 'shadow' });
+    expect(same).toMatchObject({ status: 200, body: { version: 2 } });
+    const disabled = await send('PATCH', `/v1/risk/rules/${rule.id}`, main.headers, { status: 'disabled' });
+    expect(disabled).toMatchObject({ status: 200, body: { version: 2, status: 'disabled' } });
+    const versions = await send('GET', `/v1/risk/rules/${rule.id}/versions`, main.headers);
+    expect(versions.status).toBe(200);
+    expect((versions.body as { data: { version: number; mode: string }[] }).data).toMatchObject([
+      { version: 2, mode: 'shadow' },
+      { version: 1, mode: 'active' },
+    ]);
+    const events = await api.db.query<{ type: string }>(
+      `SELECT type FROM events WHERE data->'object'->>'id' = $1 ORDER BY seq`,
+      [rule.id],
+    );
+    expect(events.rows.map((row) => row.type)).toEqual([
+      'risk_rule.created',
+      'risk_rule.updated',
+      'risk_rule.updated',
+    ]);
+    // A disabled rule is kept, and listed, but never evaluated.
+    expect((await enabledRules(api.db, main.program.id)).map((each) => each.id)).not.toContain(rule.id);
+  });
+
+  it('refuses a bad rule with a 400 that names the part at fault, and changes nothing', async () => {
+    const before = await rulesVersion(main.program.id);
+    const unknownField = await send('POST', '/v1/risk/rules', main.headers, {
+      ...cardTesting,
+      conditions: [cardTesting.conditions[0], { field: 'merchant.colour', operator: '=', value: 'red' }],
+    });
+    expect(unknownField.status).toBe(400);
+    expect((unknownField.body as ErrorJson).error).toMatchObject({
+      code: 'rule_field_unknown',
+      param: 'conditions[1].field',
+    });
+    const wrongType = await send('POST', '/v1/risk/rules', main.headers, {
+      ...cardTesting,
+      conditions: [{ field: 'merchant.mcc', operator: '>', value: '5000' }],
+    });
+    expect((wrongType.body as ErrorJson).error).toMatchObject({
+      code: 'rule_operator_invalid',
+      param: 'conditions[0].operator',
+      message: 'merchant.mcc is a string: its operators are =, is_one_of, is_not_one_of',
+    });
+    const wrongValue = await send('POST', '/v1/risk/rules', main.headers, {
+      ...cardTesting,
+      conditions: [{ field: 'amount', operator: '>', value: '100' }],
+    });
+    expect((wrongValue.body as ErrorJson).error).toMatchObject({
+      code: 'rule_value_invalid',
+      param: 'conditions[0].value',
+    });
+    const badAction = await send('POST', '/v1/risk/rules', main.headers, { ...cardTesting, action: 'block' });
+    expect(badAction.status).toBe(400);
+    expect(await rulesVersion(main.program.id)).toBe(before);
+    const rule = (await send('POST', '/v1/risk/rules', main.headers, cardTesting)).body as RuleJson;
+    const badPatch = await send('PATCH', `/v1/risk/rules/${rule.id}`, main.headers, {
+      conditions: [{ field: 'first_time_merchant', operator: '=', value: 'yes' }],
+    });
+    expect((badPatch.body as ErrorJson).error).toMatchObject({ param: 'conditions[0].value' });
+    expect(await send('GET', `/v1/risk/rules/${rule.id}`, main.headers)).toMatchObject({
+      body: { version: 1 },
+    });
+  });
+
+  it('keeps each programme to its own rules', async () => {
+    const rule = (await send('POST', '/v1/risk/rules', main.headers, cardTesting)).body as RuleJson;
+    expect((await send('GET', `/v1/risk/rules/${rule.id}`, other.headers)).status).toBe(404);
+    expect(
+      (await send('PATCH', `/v1/risk/rules/${rule.id}`, other.headers, { status: 'disabled' })).status,
+    ).toBe(404);
+    const listed = await send('GET', '/v1/risk/rules?limit=100', other.headers);
+    expect((listed.body as { data: RuleJson[] }).data.map((each) => each.id)).not.toContain(rule.id);
+    const mine = await send('GET', '/v1/risk/rules?limit=100', main.headers);
+    expect((mine.body as { data: RuleJson[] }).data.map((each) => each.id)).toContain(rule.id);
+    const operatorMade = await send('POST', '/v1/risk/rules', api.operatorHeaders, {
+      ...cardTesting,
+      program_id: other.program.id,
+    });
+    expect(operatorMade).toMatchObject({ status: 201, body: { program_id: other.program.id } });
+    // Another programme's id is answered as if it did not exist.
+    expect(
+      (await send('POST', '/v1/risk/rules', main.headers, { ...cardTesting, program_id: other.program.id }))
+        .status,
+    ).toBe(404);
+  });
+
+  it('lists the fields conditions can test, with their operators', async () => {
+    const fields = await send('GET', '/v1/risk/fields', main.headers);
+    expect(fields.status).toBe(200);
+    const data = (
+      fields.body as { data: { name: string; type: string; operators: string[]; values?: string[] }[] }
+    ).data;
+    expect(data.find((field) => field.name === 'merchant.mcc')).toMatchObject({
+      type: 'string',
+      operators: ['=', 'is_one_of', 'is_not_one_of'],
+    });
+    expect(data.find((field) => field.name === 'card_count_1h')).toMatchObject({ type: 'number' });
+    expect(data.find((field) => field.name === 'entry_mode')?.values).toContain('ecommerce');
+  });
+});

@@ -1,0 +1,271 @@
+import { Type } from 'typebox';
+import { assertSameProgram, type IssuingContext } from '../../../issuing/programs.js';
+import { invalidRequest, notFound } from '../../../platform/errors.js';
+import { ListFilters, listPage } from '../../../platform/http/pagination.js';
+import {
+  IdString,
+  ListOf,
+  PaginationQuery,
+  StringEnum,
+  errorResponses,
+} from '../../../platform/http/schemas.js';
+import type { LantauApp } from '../../../platform/http/server.js';
+import { createRiskRule, updateRiskRule } from '../../../processing/risk-rules.js';
+import {
+  RULE_SELECT,
+  RULE_STATUSES,
+  readRule,
+  readRuleVersions,
+  riskRuleFromRow,
+} from '../../../risk/rule-store.js';
+import { OPERATORS, RULE_ACTIONS, RULE_MODES, describeRuleFields } from '../../../risk/rules.js';
+import { actorOf, programScopeOf } from '../actor.js';
+
+const Condition = Type.Object(
+  {
+    field: Type.String({
+      description: 'A field GET /v1/risk/fields lists, such as merchant.mcc or card_count_1h',
+    }),
+    operator: StringEnum(OPERATORS),
+    value: Type.Unknown({
+      description:
+        'A number, string or boolean as the field is; a list of them for is_one_of and is_not_one_of',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const definitionProperties = {
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  action: StringEnum(RULE_ACTIONS, {
+    description: 'decline; review (approve and raise an alert); allow (no later rule runs)',
+  }),
+  mode: Type.Optional(
+    StringEnum(RULE_MODES, {
+      description: 'shadow: evaluated and recorded as what it would have done, never acted on',
+    }),
+  ),
+  priority: Type.Optional(
+    Type.Integer({
+      minimum: -1_000_000,
+      maximum: 1_000_000,
+      description: 'Lower runs first (default 0); rules of equal priority run in the order they were created',
+    }),
+  ),
+  conditions: Type.Array(Condition, {
+    minItems: 1,
+    maxItems: 20,
+    description: 'All must hold for the rule to match',
+  }),
+};
+
+export const RiskRuleSchema = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('risk_rule'),
+    program_id: Type.String(),
+    version: Type.Integer({ description: 'Moves on with every change to what the rule says' }),
+    status: StringEnum(RULE_STATUSES),
+    name: Type.String(),
+    action: StringEnum(RULE_ACTIONS),
+    mode: StringEnum(RULE_MODES),
+    priority: Type.Integer(),
+    conditions: Type.Array(
+      Type.Object({ field: Type.String(), operator: StringEnum(OPERATORS), value: Type.Unknown() }),
+    ),
+    created: Type.String({ format: 'date-time' }),
+    updated: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'RiskRule', title: 'RiskRule' },
+);
+
+const RiskRuleVersionSchema = Type.Object({
+  object: Type.Literal('risk_rule_version'),
+  rule_id: Type.String(),
+  version: Type.Integer(),
+  name: Type.String(),
+  action: StringEnum(RULE_ACTIONS),
+  mode: StringEnum(RULE_MODES),
+  priority: Type.Integer(),
+  conditions: Type.Array(
+    Type.Object({ field: Type.String(), operator: StringEnum(OPERATORS), value: Type.Unknown() }),
+  ),
+  created: Type.String({ format: 'date-time' }),
+  created_by: Type.String(),
+});
+
+const CreateRuleBody = Type.Object(
+  { ...definitionProperties, program_id: Type.Optional(IdString('prog')) },
+  { additionalProperties: false },
+);
+
+const UpdateRuleBody = Type.Object(
+  {
+    name: Type.Optional(definitionProperties.name),
+    action: Type.Optional(definitionProperties.action),
+    mode: definitionProperties.mode,
+    priority: definitionProperties.priority,
+    conditions: Type.Optional(definitionProperties.conditions),
+    status: Type.Optional(StringEnum(RULE_STATUSES, { description: 'disabled: kept, never evaluated' })),
+  },
+  { additionalProperties: false },
+);
+
+const RuleParams = Type.Object({ id: IdString('rule') }, { additionalProperties: false });
+
+const ListRulesQuery = Type.Object(
+  {
+    ...PaginationQuery.properties,
+    program_id: Type.Optional(IdString('prog')),
+    status: Type.Optional(StringEnum(RULE_STATUSES)),
+  },
+  { additionalProperties: false },
+);
+
+const FieldSchema = Type.Object({
+  name: Type.String(),
+  type: StringEnum(['number', 'boolean', 'string']),
+  operators: Type.Array(StringEnum(OPERATORS)),
+  values: Type.Optional(Type.Array(Type.String())),
+  description: Type.String(),
+});
+
+/** A programme's fraud rules (Lithic's Auth Rules, Stripe Radar's rules): `/v1/risk/rules`. */
+export function registerRiskRuleRoutes(app: LantauApp, context: IssuingContext): void {
+  app.addSchema(RiskRuleSchema);
+
+  app.get(
+    '/v1/risk/fields',
+    {
+      config: { auth: 'any', scope: 'risk:read' },
+      schema: {
+        summary: 'List the fields rule conditions can test, with their types and operators',
+        tags: ['risk'],
+        response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(FieldSchema) }) },
+      },
+    },
+    () => ({ object: 'list' as const, data: describeRuleFields() }),
+  );
+
+  app.post(
+    '/v1/risk/rules',
+    {
+      config: { auth: 'any', scope: 'risk:write' },
+      schema: {
+        summary: 'Create a rule',
+        tags: ['risk'],
+        body: CreateRuleBody,
+        response: { 201: Type.Ref('RiskRule'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { program_id: given, ...definition } = request.body;
+      const scope = programScopeOf(request);
+      if (scope !== undefined && given !== undefined) assertSameProgram(scope, given);
+      const programId = scope ?? given;
+      if (programId === undefined) {
+        throw invalidRequest(
+          'program_id_required',
+          'The operator creates a rule for a programme: give program_id',
+          'program_id',
+        );
+      }
+      return reply.mutate(201, async (tx) => {
+        const program = await tx.query('SELECT 1 FROM programs WHERE id = $1', [programId]);
+        if (program.rows.length === 0) throw notFound('program', programId, 'program_id');
+        return createRiskRule(tx, context, programId, definition, actorOf(request));
+      });
+    },
+  );
+
+  app.get(
+    '/v1/risk/rules',
+    {
+      config: { auth: 'any', scope: 'risk:read' },
+      schema: {
+        summary: 'List rules (their current versions), newest first',
+        tags: ['risk'],
+        querystring: ListRulesQuery,
+        response: { 200: ListOf(Type.Ref('RiskRule')), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { program_id: programId, status, ...page } = request.query;
+      const { where, params } = new ListFilters()
+        .add('r.program_id = $?', programScopeOf(request))
+        .add('r.program_id = $?', programId)
+        .add('r.status = $?', status);
+      return listPage(
+        context.db,
+        { select: RULE_SELECT, where, params, idColumn: 'r.id' },
+        page,
+        '/v1/risk/rules',
+        riskRuleFromRow,
+      );
+    },
+  );
+
+  app.get(
+    '/v1/risk/rules/:id',
+    {
+      config: { auth: 'any', scope: 'risk:read' },
+      schema: {
+        summary: 'Retrieve a rule (its current version)',
+        tags: ['risk'],
+        params: RuleParams,
+        response: { 200: Type.Ref('RiskRule'), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const rule = await readRule(context.db, request.params.id, programScopeOf(request));
+      if (rule === undefined) throw notFound('risk rule', request.params.id);
+      return rule;
+    },
+  );
+
+  app.get(
+    '/v1/risk/rules/:id/versions',
+    {
+      config: { auth: 'any', scope: 'risk:read' },
+      schema: {
+        summary: 'List every version of a rule, newest first',
+        tags: ['risk'],
+        params: RuleParams,
+        response: {
+          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(RiskRuleVersionSchema) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const rule = await readRule(context.db, request.params.id, programScopeOf(request));
+      if (rule === undefined) throw notFound('risk rule', request.params.id);
+      return { object: 'list' as const, data: await readRuleVersions(context.db, rule.id) };
+    },
+  );
+
+  app.patch(
+    '/v1/risk/rules/:id',
+    {
+      config: { auth: 'any', scope: 'risk:write' },
+      schema: {
+        summary: 'Change a rule: a new version when what it says changes; enable or disable it',
+        tags: ['risk'],
+        params: RuleParams,
+        body: UpdateRuleBody,
+        response: { 200: Type.Ref('RiskRule'), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.mutate(200, (tx) =>
+        updateRiskRule(
+          tx,
+          context,
+          request.params.id,
+          programScopeOf(request),
+          request.body,
+          actorOf(request),
+        ),
+      ),
+  );
+}

@@ -1,0 +1,179 @@
+/**
+ * The features risk decides on: what rules test and what the model scores. One catalogue names each feature, its
+ * kind and what it means, so rule validation, the model's input vector, the transaction generator the model is
+ * trained on and the engine that computes them in production all agree. Every count and amount is of what came
+ * BEFORE the authorization being decided (it does not count itself), over a window that ends at its time.
+ */
+
+/** The windows counts and amounts are kept over. */
+export const WINDOWS = ['1m', '1h', '24h', '7d'] as const;
+export type FeatureWindow = (typeof WINDOWS)[number];
+export const WINDOW_MS: Readonly<Record<FeatureWindow, number>> = {
+  '1m': 60_000,
+  '1h': 3_600_000,
+  '24h': 86_400_000,
+  '7d': 604_800_000,
+};
+
+/** How an authorization was presented, as the model encodes it (the index is its value). */
+export const ENTRY_MODE_CODES = ['ecommerce', 'contactless', 'chip', 'magstripe', 'keyed'] as const;
+
+/** Merchant category risk classes, as the model encodes them (the index is its value). */
+export const MCC_RISK_CLASSES = ['low', 'medium', 'high'] as const;
+export type MccRiskClass = (typeof MCC_RISK_CLASSES)[number];
+
+/**
+ * Categories where fraud concentrates (cash-like value, resale, remote goods), by the schemes' and acquirers'
+ * common high-risk lists: money transfer and quasi-cash (4829, 6051, 6540), gambling and lotteries (7995, 7800,
+ * 7801, 7802), dating and escort (7273), inbound telemarketing and direct marketing (5962, 5966, 5967), digital
+ * goods and games (5815, 5816, 5817, 5818), crypto and securities brokers (6211).
+ */
+const HIGH_RISK_MCCS = new Set([
+  '4829',
+  '5815',
+  '5816',
+  '5817',
+  '5818',
+  '5962',
+  '5966',
+  '5967',
+  '6051',
+  '6211',
+  '6540',
+  '7273',
+  '7800',
+  '7801',
+  '7802',
+  '7995',
+]);
+
+/** Easily resold goods and travel, bought with stolen cards more than most: electronics, jewellery, airlines, travel. */
+const MEDIUM_RISK_MCCS = new Set(['4722', '4511', '5045', '5732', '5734', '5944', '5945', '5947', '7011']);
+
+export function mccRiskClass(mcc: string): MccRiskClass {
+  if (HIGH_RISK_MCCS.has(mcc)) return 'high';
+  if (MEDIUM_RISK_MCCS.has(mcc)) return 'medium';
+  return 'low';
+}
+
+export type FeatureKind = 'number' | 'boolean' | 'category';
+
+export interface FeatureDefinition {
+  readonly name: string;
+  readonly kind: FeatureKind;
+  /** For a category: its values; the model encodes each as its index here. */
+  readonly values?: readonly string[];
+  readonly description: string;
+}
+
+const count = (scope: string, window: FeatureWindow, what: string): FeatureDefinition => ({
+  name: `${scope}_${what === 'authorizations' ? 'count' : what}_${window}`,
+  kind: 'number',
+  description: `${scopeText(scope)}: ${what === 'authorizations' ? 'authorizations (approved or declined)' : what === 'amount' ? 'approved amount, card currency minor units' : what === 'declines' ? 'declined authorizations' : 'authorizations by cards new to the merchant'} in the last ${window}`,
+});
+
+function scopeText(scope: string): string {
+  switch (scope) {
+    case 'card':
+      return 'This card';
+    case 'cardholder':
+      return "All of the cardholder's cards";
+    case 'merchant':
+      return 'This merchant (acceptor), every card';
+    default:
+      return 'This device or IP address, every card';
+  }
+}
+
+/** The catalogue, in the order of the model's input vector. */
+export const FEATURES: readonly FeatureDefinition[] = [
+  { name: 'amount', kind: 'number', description: 'The amount asked, card currency minor units' },
+  {
+    name: 'amount_ratio',
+    kind: 'number',
+    description:
+      "The amount against the cardholder's average approved amount over 7 days (1 with no history there)",
+  },
+  ...WINDOWS.map((window) => count('card', window, 'authorizations')),
+  ...(['1h', '24h', '7d'] as const).map((window) => count('card', window, 'amount')),
+  ...(['1h', '24h'] as const).map((window) => count('card', window, 'declines')),
+  ...(['1h', '24h', '7d'] as const).map((window) => count('cardholder', window, 'authorizations')),
+  count('cardholder', '24h', 'amount'),
+  count('cardholder', '24h', 'declines'),
+  ...(['1m', '1h'] as const).map((window) => count('merchant', window, 'authorizations')),
+  count('merchant', '1h', 'declines'),
+  count('merchant', '1h', 'new_cards'),
+  count('device', '1h', 'authorizations'),
+  {
+    name: 'minutes_since_last',
+    kind: 'number',
+    description: "Minutes since the card's previous authorization (10,080, a week, when there was none)",
+  },
+  {
+    name: 'first_time_merchant',
+    kind: 'boolean',
+    description: 'The card has had no authorization at this merchant before',
+  },
+  {
+    name: 'mcc_risk_class',
+    kind: 'category',
+    values: MCC_RISK_CLASSES,
+    description: "The merchant category's risk class",
+  },
+  {
+    name: 'foreign_merchant',
+    kind: 'boolean',
+    description: "The merchant's country is not the cardholder's",
+  },
+  {
+    name: 'country_changed',
+    kind: 'boolean',
+    description: "The merchant's country is not that of the card's previous authorization",
+  },
+  {
+    name: 'impossible_travel',
+    kind: 'boolean',
+    description:
+      'Card present in a different country from the previous card-present authorization, sooner than travel allows',
+  },
+  {
+    name: 'entry_mode',
+    kind: 'category',
+    values: ENTRY_MODE_CODES,
+    description: 'How the card was presented',
+  },
+  {
+    name: 'local_hour',
+    kind: 'number',
+    description: "The hour of the day (0-23) in the programme's time zone",
+  },
+];
+
+export const FEATURE_NAMES: readonly string[] = FEATURES.map((feature) => feature.name);
+
+/** One authorization's features, by name: numbers, booleans and category values as the catalogue says. */
+export type RiskFeatures = Readonly<Record<string, number | boolean | string>>;
+
+const FEATURE_BY_NAME = new Map(FEATURES.map((feature) => [feature.name, feature]));
+
+export function featureDefinition(name: string): FeatureDefinition | undefined {
+  return FEATURE_BY_NAME.get(name);
+}
+
+/**
+ * The model's input: every feature in catalogue order as a number (booleans 0 or 1, a category its index). A
+ * missing or mistyped feature is NaN, which the model sends down each split's "missing" branch.
+ */
+export function featureVector(features: RiskFeatures): Float64Array {
+  const vector = new Float64Array(FEATURES.length);
+  FEATURES.forEach((feature, index) => {
+    const value = features[feature.name];
+    if (feature.kind === 'number') vector[index] = typeof value === 'number' ? value : NaN;
+    else if (feature.kind === 'boolean') vector[index] = typeof value === 'boolean' ? Number(value) : NaN;
+    else {
+      const position = typeof value === 'string' ? (feature.values ?? []).indexOf(value) : -1;
+      vector[index] = position >= 0 ? position : NaN;
+    }
+  });
+  return vector;
+}
