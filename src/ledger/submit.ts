@@ -215,9 +215,10 @@ function balancesIncrement(deltas: readonly Account[]): Statement | undefined {
   if (deltas.length === 0) return undefined;
   return {
     // The rows are locked in order before any is changed: an UPDATE alone changes them in whatever order its plan
-    // visits them, and two groups incrementing the same two accounts could then wait for each other.
+    // visits them, and two groups incrementing the same two accounts could then wait for each other. NO KEY UPDATE
+    // is the lock the UPDATE itself takes.
     sql: `WITH locked AS MATERIALIZED (
-       SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY ${ACCOUNT_LOCK_ORDER} FOR UPDATE)
+       SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY ${ACCOUNT_LOCK_ORDER} FOR NO KEY UPDATE)
      UPDATE ledger_accounts a
      SET debits_pending = a.debits_pending + u.debits_pending, debits_posted = a.debits_posted + u.debits_posted,
          credits_pending = a.credits_pending + u.credits_pending, credits_posted = a.credits_posted + u.credits_posted

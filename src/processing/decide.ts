@@ -289,9 +289,10 @@ const PREFIXED_CARD_COLUMNS = CARD_COLUMNS.split(',')
  * writer on the authorization path (lifecycle, clearing) takes the same lock first. Under it, one statement reads
  * the cards with their wallets and programmes and locks the wallets' ledger accounts, in the order every ledger
  * writer locks accounts, after all the cardholders as before. The cards get no row lock of their own: a card's
- * state changes on this path only under its cardholder's lock, and a change from the API (a pause) orders before
- * or after the decision as a whole. A wait for an account's lock re-reads the account, not the card, which the
- * cardholder's lock has kept as it was.
+ * state changes on this path only under its cardholder's lock. A wait for an account's lock re-reads the account,
+ * not the card, wallet or programme: a change made from the API without the cardholder's lock (a pause) that
+ * commits during that wait is not seen, and the decision orders as if it came first, as one that began a moment
+ * earlier would. A row lock on each card would close that window at the cost of a write per card per decision.
  */
 async function lockCards(
   tx: Transaction,
@@ -895,16 +896,17 @@ export async function decideGroup(
   // Every other row the group writes, in one round trip: transfers, balances, authorizations, events, and last
   // the settlement accounts' increments, their rows locked from there to the commit that follows.
   const ledgerWrites = ledger.writes();
-  const returned = await runTogether(tx, [
+  const statements = [
     ...ledgerWrites.statements,
     authorizationsInsert(inserts),
     eventsInsert(context, events).statement,
     ledgerWrites.last,
-  ])
+  ];
+  const returned = await runTogether(tx, statements)
     // The same network identity arriving at once in two transactions: neither saw the other's row. Re-running the
     // group finds the first and answers as a repeat would.
     .catch(rerunOnUniqueViolation('a message with the same network identity was decided concurrently'));
-  ledgerWrites.check(returned.at(-1) ?? []);
+  ledgerWrites.check(returned[statements.length - 1] ?? []);
   for (const [index, earlier] of repeatsOf) outcomes[index] = outcomes[earlier];
 
   return outcomes.map(

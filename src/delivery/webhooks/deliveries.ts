@@ -64,7 +64,7 @@ export function webhookDeliveryFromRow(row: WebhookDeliveryRow): WebhookDelivery
   };
 }
 
-const OBJECT_ID_LENGTH_MAX = 255;
+export const OBJECT_ID_LENGTH_MAX = 255;
 
 /** The id of what the event is about (`data.object.id`), which orders deliveries about one object. */
 export function eventObjectId(event: Pick<LantauEvent, 'data'>): string | null {

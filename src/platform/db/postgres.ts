@@ -114,8 +114,10 @@ export class PostgresDatabase implements Database, Queryable {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(beginStatement(options) + planningStatement(options));
       try {
+        // Inside the rollback's reach: BEGIN and SET LOCAL are one message, and a failure of the second leaves
+        // the first's transaction open and aborted on a connection that would otherwise go back to the pool.
+        await client.query(beginStatement(options) + planningStatement(options));
         const result = await work(new PostgresTransaction(client));
         await client.query('COMMIT');
         return result;

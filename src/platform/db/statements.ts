@@ -16,8 +16,11 @@ const RETURNING = /\bRETURNING\b/i;
  * rows, so they must touch different rows (different tables, as a group's writes do). They run one after another
  * in the order given: the outer query reads each to its end in turn (PostgreSQL would otherwise run the ones it
  * does not read at the end, last first), so a statement that takes a hot row's lock can be put last and hold it
- * only until the commit. Returns each statement's RETURNING rows, as JSON objects (bigint as number), in the order
- * given; [] for a statement without RETURNING.
+ * only until the commit. That order is PostgreSQL's executor at work (an Append reads its children one by one,
+ * and a CTE runs when read), not a documented promise; `statements.test.ts` checks it. Each statement must be a
+ * single INSERT, UPDATE or DELETE with no trailing semicolon or comment, since one without RETURNING gets
+ * `RETURNING 1` appended. Returns each statement's RETURNING rows, as JSON objects (bigint as number), in the
+ * order given; [] for a statement without RETURNING.
  */
 export async function runTogether(
   tx: Transaction,
