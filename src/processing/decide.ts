@@ -285,34 +285,81 @@ const PREFIXED_CARD_COLUMNS = CARD_COLUMNS.split(',')
   .join(', ');
 
 /**
- * Locks the cardholders: limits span all of a cardholder's cards, so their authorizations queue there, and every
- * writer on the authorization path (lifecycle, clearing) takes the same lock first. Under it, one statement reads
- * the cards with their wallets and programmes and locks the wallets' ledger accounts, in the order every ledger
- * writer locks accounts, after all the cardholders as before. The cards get no row lock of their own: a card's
+ * Finds the group's cards (by id, within the caller's programme, or by their number's blind index) and locks
+ * their cardholders, in one statement and in cardholder id order: limits span all of a cardholder's cards, so
+ * their authorizations queue there, and every writer on the authorization path (lifecycle, clearing) takes the same
+ * lock first. A card's owner never changes, so reading it from the statement's snapshot while the lock is waited
+ * for is exact; the cardholder's own row is read as locked.
+ */
+async function lockOwners(
+  tx: Transaction,
+  context: Pick<ProcessingContext, 'vault' | 'db'>,
+  requests: readonly { readonly programId?: string | undefined; readonly card: CardReference }[],
+): Promise<{ owners: (CardOwner | LantauError)[]; holders: Map<string, CardholderState> }> {
+  const directory = keptFor(directories, context.db, () => new CardDirectory());
+  const references = requests.map((request) => referenceKey(context, request.card));
+  const ids = new Set<string>();
+  const pans = new Map<string, Buffer>();
+  requests.forEach((request, index) => {
+    const reference = references[index];
+    if (reference?.panIndex !== undefined) pans.set(reference.key, reference.panIndex);
+    else if ('id' in request.card) ids.add(request.card.id);
+  });
+  // Where every request speaks for a programme, another programme's cardholder is not even locked.
+  const programs = requests.every((request) => request.programId !== undefined)
+    ? [...new Set(requests.map((request) => request.programId ?? ''))]
+    : null;
+  const holders = new Map<string, CardholderState>();
+  const found = new Map<string, CardOwner>();
+  if (ids.size + pans.size > 0) {
+    const rows = await tx.query<
+      CardholderState & { id: string; cardholder_id: string; program_id: string; pan_index: Uint8Array }
+    >(
+      `SELECT c.id, c.cardholder_id, c.program_id, c.pan_index, h.status, h.spending_controls
+       FROM cards c JOIN cardholders h ON h.id = c.cardholder_id
+       WHERE (c.id = ANY($1::text[]) OR c.pan_index = ANY($2::bytea[]))
+         AND ($3::text[] IS NULL OR c.program_id = ANY($3::text[]))
+       ORDER BY h.id
+       FOR UPDATE OF h`,
+      [[...ids], [...pans.values()], programs],
+    );
+    for (const row of rows.rows) {
+      const owner = { cardId: row.id, cardholderId: row.cardholder_id, programId: row.program_id };
+      const panKey = `pan:${Buffer.from(row.pan_index).toString('hex')}`;
+      found.set(`id:${row.id}`, owner);
+      found.set(panKey, owner);
+      directory.set(`id:${row.id}`, owner);
+      directory.set(panKey, owner);
+      holders.set(row.cardholder_id, { status: row.status, spending_controls: row.spending_controls });
+    }
+  }
+  const owners = requests.map((request, index) => {
+    const owner = found.get(references[index]?.key ?? '');
+    if (owner === undefined || (request.programId !== undefined && request.programId !== owner.programId)) {
+      return unknownCard(request);
+    }
+    return owner;
+  });
+  return { owners, holders };
+}
+
+/**
+ * Under the cardholders' locks (`lockOwners`), one statement reads the cards with their wallets and programmes and
+ * locks the wallets' ledger accounts, in the order every ledger writer locks accounts, after all the cardholders
+ * as every writer on this path does. The cards get no row lock of their own: a card's
  * state changes on this path only under its cardholder's lock. A wait for an account's lock re-reads the account,
  * not the card, wallet or programme: a change made from the API without the cardholder's lock (a pause) that
  * commits during that wait is not seen, and the decision orders as if it came first, as one that began a moment
  * earlier would. A row lock on each card would close that window at the cost of a write per card per decision.
  */
-async function lockCards(
+async function readCards(
   tx: Transaction,
   owners: readonly CardOwner[],
-): Promise<{
-  holders: Map<string, CardholderState>;
-  cards: Map<string, CardState>;
-  accounts: Map<string, Account>;
-}> {
-  const holderIds = [...new Set(owners.map((owner) => owner.cardholderId))].sort();
+): Promise<{ cards: Map<string, CardState>; accounts: Map<string, Account> }> {
   const cardIds = [...new Set(owners.map((owner) => owner.cardId))].sort();
-  const holders = new Map<string, CardholderState>();
   const cards = new Map<string, CardState>();
   const accounts = new Map<string, Account>();
-  if (cardIds.length === 0) return { holders, cards, accounts };
-  const lockedHolders = await tx.query<CardholderState & { id: string }>(
-    'SELECT id, status, spending_controls FROM cardholders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
-    [holderIds],
-  );
-  for (const row of lockedHolders.rows) holders.set(row.id, row);
+  if (cardIds.length === 0) return { cards, accounts };
   const found = await tx.query<CardRow>(
     `SELECT ${PREFIXED_CARD_COLUMNS}, c.locked_merchant, w.status AS wallet_status,
        w.ledger_account_id AS wallet_ledger_account_id, p.status AS program_status, p.fx_markup_bps, p.hold_days,
@@ -344,7 +391,7 @@ async function lockCards(
     });
     accounts.set(row.la_id, accountFromPrefixedRow(row, 'la_'));
   }
-  return { holders, cards, accounts };
+  return { cards, accounts };
 }
 
 /** Reads that repeat within a group (the same FX rate for many requests) are made once. */
@@ -501,19 +548,21 @@ export async function decideGroup(
   };
   const live = (): number[] => items.flatMap((_, index) => (outcomes[index] === undefined ? [index] : []));
 
-  const found = await findOwners(
+  const liveIndexes = live();
+  const locked = await lockOwners(
     tx,
     context,
-    items.map((item) => item.request),
+    liveIndexes.map((index) => itemAt(index).request),
   );
+  const { holders } = locked;
   const owners = new Map<number, CardOwner>();
-  for (const index of live()) {
-    const owner = found[index];
+  liveIndexes.forEach((index, position) => {
+    const owner = locked.owners[position];
     if (owner === undefined || owner instanceof LantauError)
       refuse(index, owner ?? unknownCard(itemAt(index).request));
     else owners.set(index, owner);
-  }
-  const { holders, cards, accounts } = await lockCards(tx, [...owners.values()]);
+  });
+  const { cards, accounts } = await readCards(tx, [...owners.values()]);
   for (const index of live()) {
     const owner = owners.get(index);
     if (owner === undefined || !cards.has(owner.cardId) || !holders.has(owner.cardholderId)) {
