@@ -3,6 +3,21 @@
  * kind and what it means, so rule validation, the model's input vector, the transaction generator the model is
  * trained on and the engine that computes them in production all agree. Every count and amount is of what came
  * BEFORE the authorization being decided (it does not count itself), over a window that ends at its time.
+ *
+ * The definitions in full, which the reference computation (training/feature-tracker.ts) implements and any other
+ * computation must match:
+ * - A window of length W for an authorization at time t holds the earlier authorizations at times s with
+ *   t - W < s <= t: of two in the same millisecond, the first counts for the second.
+ * - `*_count_*` counts approved and declined authorizations; `*_amount_*` sums approved amounts; `*_declines_*`
+ *   counts declined ones.
+ * - `merchant_new_cards_1h` counts the merchant's authorizations in the hour that were their card's first there.
+ * - `first_time_merchant`, `country_changed` and `impossible_travel` look at the card's history, approved or
+ *   declined: a declined attempt still says where the card, or a copy of it, was.
+ * - `impossible_travel` follows travel.ts: card present (contactless, chip or magstripe) in a country other than
+ *   that of the card's previous card-present authorization, sooner than the minimum travel time between the two.
+ * - `minutes_since_last` is fractional; `device_count_1h` is missing when the authorization carries no device or
+ *   IP address (no device is not a device never seen); `local_hour` is Hong Kong's (UTC+8), the zone the model
+ *   was trained in.
  */
 
 /** The windows counts and amounts are kept over. */
@@ -145,7 +160,7 @@ export const FEATURES: readonly FeatureDefinition[] = [
   {
     name: 'local_hour',
     kind: 'number',
-    description: "The hour of the day (0-23) in the programme's time zone",
+    description: 'The hour of the day (0-23) in Hong Kong (UTC+8)',
   },
 ];
 

@@ -6,7 +6,7 @@ import {
   hongKongHour,
   type AuthorizationEvent,
 } from './feature-tracker.js';
-import { isImpossibleTravel, minimumTravelMs } from './travel.js';
+import { isImpossibleTravel, minimumTravelMs } from '../travel.js';
 
 const T0 = Date.UTC(2025, 0, 6, 2); // 10:00 in Hong Kong
 const MINUTE = 60_000;

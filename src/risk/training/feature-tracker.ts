@@ -6,7 +6,7 @@ import {
   type FeatureWindow,
   type RiskFeatures,
 } from '../features.js';
-import { isImpossibleTravel } from './travel.js';
+import { isImpossibleTravel } from '../travel.js';
 
 /**
  * The reference computation of the feature catalogue (features.ts) over a stream of authorizations in time order,

@@ -1,7 +1,7 @@
 import { mccRiskClass } from '../features.js';
 import type { AuthorizationEvent, EntryMode } from './feature-tracker.js';
 import { Random, WeightedPicker } from './random.js';
-import { minimumTravelMs } from './travel.js';
+import { minimumTravelMs } from '../travel.js';
 
 /**
  * A deterministic generator of labelled authorizations for training and testing the fraud model: cardholders with

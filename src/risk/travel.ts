@@ -6,7 +6,7 @@
  * Shenzhen needs about 1 hour, to Tokyo about 4.6 hours, to London about 13 hours. A country missing from the
  * table gets a flat 3 hours: the rule then flags only the fastest hops, rather than guessing a distance.
  *
- * The production engine must compute the feature with this same rule (import it from here), or the model sees
+ * The production engine computes the feature with this same rule, as the reference tracker does, or the model sees
  * in production a feature it was not trained on.
  */
 
