@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { assertSameProgram, type IssuingContext } from '../../../issuing/programs.js';
 import { invalidRequest, notFound } from '../../../platform/errors.js';
-import { ListFilters, listPage } from '../../../platform/http/pagination.js';
+import { ListFilters, listPage, timeQuery } from '../../../platform/http/pagination.js';
 import {
   IdString,
   ListOf,
@@ -10,6 +10,7 @@ import {
   errorResponses,
 } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
+import { backtestRule } from '../../../processing/risk-backtest.js';
 import { createRiskRule, updateRiskRule } from '../../../processing/risk-rules.js';
 import {
   RULE_SELECT,
@@ -122,6 +123,43 @@ const ListRulesQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const BacktestBody = Type.Object(
+  {
+    from: Type.Optional(
+      Type.String({ format: 'date-time', description: 'RFC 3339; default a week before `to`' }),
+    ),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'RFC 3339; default now' })),
+    version: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'The version to run (default the current)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const BacktestSchema = Type.Object({
+  object: Type.Literal('risk_rule_backtest'),
+  rule_id: Type.String(),
+  version: Type.Integer(),
+  action: StringEnum(RULE_ACTIONS),
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  evaluated: Type.Integer({ description: 'Authorizations in the range the rule was run on' }),
+  matched: Type.Integer(),
+  matched_approved: Type.Integer({ description: 'Matched ones that had been approved' }),
+  matched_declined: Type.Integer(),
+  sample: Type.Array(
+    Type.Object({
+      authorization_id: Type.String(),
+      created: Type.String({ format: 'date-time' }),
+      approved: Type.Boolean(),
+      amount: Type.Integer(),
+      currency: Type.String(),
+      merchant_name: Type.String(),
+      risk_score: Type.Integer(),
+    }),
+  ),
+});
+
 const FieldSchema = Type.Object({
   name: Type.String(),
   type: StringEnum(['number', 'boolean', 'string']),
@@ -129,6 +167,8 @@ const FieldSchema = Type.Object({
   values: Type.Optional(Type.Array(Type.String())),
   description: Type.String(),
 });
+
+const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** A programme's fraud rules (Lithic's Auth Rules, Stripe Radar's rules): `/v1/risk/rules`. */
 export function registerRiskRuleRoutes(app: LantauApp, context: IssuingContext): void {
@@ -241,6 +281,30 @@ export function registerRiskRuleRoutes(app: LantauApp, context: IssuingContext):
       const rule = await readRule(context.db, request.params.id, programScopeOf(request));
       if (rule === undefined) throw notFound('risk rule', request.params.id);
       return { object: 'list' as const, data: await readRuleVersions(context.db, rule.id) };
+    },
+  );
+
+  app.post(
+    '/v1/risk/rules/:id/backtest',
+    {
+      config: { auth: 'any', scope: 'risk:read' },
+      schema: {
+        summary:
+          'What a version of the rule would have matched among the programme’s authorizations in a range (at most 31 days)',
+        tags: ['risk'],
+        params: RuleParams,
+        body: BacktestBody,
+        response: { 200: BacktestSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { body } = request;
+      const to = timeQuery(body.to, 'to') ?? context.clock.now();
+      const from = timeQuery(body.from, 'from') ?? new Date(to.getTime() - WEEK_MS);
+      return backtestRule(context.db, request.params.id, programScopeOf(request), {
+        range: { from, to },
+        version: body.version,
+      });
     },
   );
 
