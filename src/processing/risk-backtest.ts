@@ -1,7 +1,7 @@
 /**
  * Backtests (`POST /v1/risk/rules/{id}/backtest`): what one version of a rule would have matched among a
  * programme's stored authorizations in a time range. The features are computed again by their definitions
- * (risk/training/feature-tracker.ts, the reference every computation must match) from the programme's own history,
+ * (risk/feature-tracker.ts, the reference every computation must match) from the programme's own history,
  * replayed in time order from a week before the range, so every window is complete; the model scores each one as
  * the decision would. Nothing is written.
  */
@@ -12,7 +12,7 @@ import { WINDOW_MS } from '../risk/features.js';
 import { loadRiskModelFile, scoreRisk, type RiskModel } from '../risk/model.js';
 import { readRule, readRuleVersions } from '../risk/rule-store.js';
 import { ruleMatches, type RuleAction, type RuleValues } from '../risk/rules.js';
-import { FeatureTracker, type AuthorizationEvent } from '../risk/training/feature-tracker.js';
+import { FeatureTracker, type AuthorizationEvent } from '../risk/feature-tracker.js';
 
 /** The most authorizations one backtest replays, history included: a request's worth of work, not a batch job's. */
 export const BACKTEST_AUTHORIZATIONS_MAX = 200_000;

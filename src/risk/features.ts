@@ -4,7 +4,7 @@
  * trained on and the engine that computes them in production all agree. Every count and amount is of what came
  * BEFORE the authorization being decided (it does not count itself), over a window that ends at its time.
  *
- * The definitions in full, which the reference computation (training/feature-tracker.ts) implements and any other
+ * The definitions in full, which the reference computation (feature-tracker.ts) implements and any other
  * computation must match:
  * - A window of length W for an authorization at time t holds the earlier authorizations at times s with
  *   t - W < s <= t: of two in the same millisecond, the first counts for the second.

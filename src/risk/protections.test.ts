@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROTECTIONS, trippedProtection, type ProtectionSettings } from './protections.js';
-import { FeatureTracker, type AuthorizationEvent } from './training/feature-tracker.js';
+import { FeatureTracker, type AuthorizationEvent } from './feature-tracker.js';
 
 const start = Date.parse('2026-03-02T02:00:00.000Z');
 

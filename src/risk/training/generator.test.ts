@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCardPresent } from './feature-tracker.js';
+import { isCardPresent } from '../feature-tracker.js';
 import { FRAUD_PATTERNS, generateAuthorizations, type GeneratedAuthorization } from './generator.js';
 
 const SMALL = { cardholders: 400, days: 14, fraudRate: 15 } as const;

@@ -1,5 +1,5 @@
 import { mccRiskClass } from '../features.js';
-import type { AuthorizationEvent, EntryMode } from './feature-tracker.js';
+import type { AuthorizationEvent, EntryMode } from '../feature-tracker.js';
 import { Random, WeightedPicker } from './random.js';
 import { minimumTravelMs } from '../travel.js';
 

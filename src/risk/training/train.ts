@@ -9,7 +9,7 @@ import { format, resolveConfig } from 'prettier';
 import { FEATURES, FEATURE_NAMES, type RiskFeatures } from '../features.js';
 import { loadRiskModel, riskModelPath, scoreRisk } from '../model.js';
 import { toArtefact } from './artefact.js';
-import { FEATURE_HISTORY_MS, FeatureTracker } from './feature-tracker.js';
+import { FEATURE_HISTORY_MS, FeatureTracker } from '../feature-tracker.js';
 import { DEFAULT_GBT_PARAMS, trainGbt, type GbtParams, type Matrix } from './gbt.js';
 import { DEFAULT_GENERATOR_OPTIONS, FRAUD_PATTERNS, generateAuthorizations } from './generator.js';
 import { averagePrecision, recallAtFalsePositiveRate } from './metrics.js';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURE_NAMES, featureVector } from '../features.js';
+import { FEATURE_NAMES, featureVector } from './features.js';
 import {
   FeatureTracker,
   MINUTES_SINCE_LAST_CAP,
   hongKongHour,
   type AuthorizationEvent,
 } from './feature-tracker.js';
-import { isImpossibleTravel, minimumTravelMs } from '../travel.js';
+import { isImpossibleTravel, minimumTravelMs } from './travel.js';
 
 const T0 = Date.UTC(2025, 0, 6, 2); // 10:00 in Hong Kong
 const MINUTE = 60_000;

@@ -5,8 +5,8 @@ import {
   mccRiskClass,
   type FeatureWindow,
   type RiskFeatures,
-} from '../features.js';
-import { isImpossibleTravel } from '../travel.js';
+} from './features.js';
+import { isImpossibleTravel } from './travel.js';
 
 /**
  * The reference computation of the feature catalogue (features.ts) over a stream of authorizations in time order,
