@@ -99,6 +99,7 @@ describe('/v1/risk/rules', () => {
 
   it('makes a new version when what a rule says changes, keeps every version, and none for a no-op', async () => {
     const rule = (await send('POST', '/v1/risk/rules', main.headers, cardTesting)).body as RuleJson;
+    const before = await rulesVersion(main.program.id);
     const changed = await send('PATCH', `/v1/risk/rules/${rule.id}`, main.headers, {
       conditions: [{ field: 'merchant_new_cards_1h', operator: '>=', value: 5 }],
       mode: 'shadow',
@@ -107,8 +108,11 @@ describe('/v1/risk/rules', () => {
       status: 200,
       body: { version: 2, mode: 'shadow', conditions: [{ field: 'merchant_new_cards_1h', value: 5 }] },
     });
+    expect(await rulesVersion(main.program.id)).toBe(before + 1);
     const same = await send('PATCH', `/v1/risk/rules/${rule.id}`, main.headers, { mode: 'shadow' });
     expect(same).toMatchObject({ status: 200, body: { version: 2 } });
+    // Nothing changed: no version, no event, and caches keep what they hold.
+    expect(await rulesVersion(main.program.id)).toBe(before + 1);
     const disabled = await send('PATCH', `/v1/risk/rules/${rule.id}`, main.headers, { status: 'disabled' });
     expect(disabled).toMatchObject({ status: 200, body: { version: 2, status: 'disabled' } });
     const versions = await send('GET', `/v1/risk/rules/${rule.id}/versions`, main.headers);
