@@ -270,7 +270,7 @@ export class LedgerWork {
   private readonly state: LedgerState;
   private readonly incremented = new Set<string>();
 
-  /** `now` is read after the first locks are held; `accounts` are what the caller locked with `lockAccounts`. */
+  /** `now` is read after the first locks are held; `accounts` are what the caller read and locked (`lockAccounts`). */
   constructor(
     readonly now: Date,
     accounts: ReadonlyMap<string, Account> = new Map(),

@@ -185,14 +185,11 @@ async function findOwners(
 ): Promise<(CardOwner | LantauError)[]> {
   const directory = keptFor(directories, context.db, () => new CardDirectory());
   const references = requests.map((request) => referenceKey(context, request.card));
-  const missingIds = new Set<string>();
-  const missingPans = new Map<string, Buffer>();
-  requests.forEach((request, index) => {
-    const reference = references[index];
-    if (reference === undefined || directory.get(reference.key) !== undefined) return;
-    if (reference.panIndex !== undefined) missingPans.set(reference.key, reference.panIndex);
-    else if ('id' in request.card) missingIds.add(request.card.id);
-  });
+  const { ids: missingIds, pans: missingPans } = toFind(
+    requests,
+    references,
+    (key) => directory.get(key) !== undefined,
+  );
   if (missingIds.size > 0) {
     const found = await db.query<{ id: string; cardholder_id: string; program_id: string }>(
       'SELECT id, cardholder_id, program_id FROM cards WHERE id = ANY($1::text[])',
@@ -223,9 +220,34 @@ async function findOwners(
       });
     }
   }
+  return ownersOf(requests, references, (key) => directory.get(key));
+}
+
+/** The card ids and PAN blind indexes the references name, but for those `known` already answers. */
+function toFind(
+  requests: readonly { readonly card: CardReference }[],
+  references: readonly { readonly key: string; readonly panIndex?: Buffer }[],
+  known: (key: string) => boolean,
+): { ids: Set<string>; pans: Map<string, Buffer> } {
+  const ids = new Set<string>();
+  const pans = new Map<string, Buffer>();
+  requests.forEach((request, index) => {
+    const reference = references[index];
+    if (reference === undefined || known(reference.key)) return;
+    if (reference.panIndex !== undefined) pans.set(reference.key, reference.panIndex);
+    else if ('id' in request.card) ids.add(request.card.id);
+  });
+  return { ids, pans };
+}
+
+/** Each request's card owner by its reference; a programme key sees only its own cards, as if others did not exist. */
+function ownersOf(
+  requests: readonly { readonly programId?: string | undefined; readonly card: CardReference }[],
+  references: readonly { readonly key: string }[],
+  ownerOf: (key: string) => CardOwner | undefined,
+): (CardOwner | LantauError)[] {
   return requests.map((request, index) => {
-    const owner = directory.get(references[index]?.key ?? '');
-    // A programme key sees only its own cards; another programme's card is as unknown as no card.
+    const owner = ownerOf(references[index]?.key ?? '');
     if (owner === undefined || (request.programId !== undefined && request.programId !== owner.programId)) {
       return unknownCard(request);
     }
@@ -298,13 +320,7 @@ async function lockOwners(
 ): Promise<{ owners: (CardOwner | LantauError)[]; holders: Map<string, CardholderState> }> {
   const directory = keptFor(directories, context.db, () => new CardDirectory());
   const references = requests.map((request) => referenceKey(context, request.card));
-  const ids = new Set<string>();
-  const pans = new Map<string, Buffer>();
-  requests.forEach((request, index) => {
-    const reference = references[index];
-    if (reference?.panIndex !== undefined) pans.set(reference.key, reference.panIndex);
-    else if ('id' in request.card) ids.add(request.card.id);
-  });
+  const { ids, pans } = toFind(requests, references, () => false);
   // Where every request speaks for a programme, another programme's cardholder is not even locked.
   const programs = requests.every((request) => request.programId !== undefined)
     ? [...new Set(requests.map((request) => request.programId ?? ''))]
@@ -333,21 +349,14 @@ async function lockOwners(
       holders.set(row.cardholder_id, { status: row.status, spending_controls: row.spending_controls });
     }
   }
-  const owners = requests.map((request, index) => {
-    const owner = found.get(references[index]?.key ?? '');
-    if (owner === undefined || (request.programId !== undefined && request.programId !== owner.programId)) {
-      return unknownCard(request);
-    }
-    return owner;
-  });
-  return { owners, holders };
+  return { owners: ownersOf(requests, references, (key) => found.get(key)), holders };
 }
 
 /**
  * Under the cardholders' locks (`lockOwners`), one statement reads the cards with their wallets and programmes and
  * locks the wallets' ledger accounts, in the order every ledger writer locks accounts, after all the cardholders
- * as every writer on this path does. The cards get no row lock of their own: a card's
- * state changes on this path only under its cardholder's lock. A wait for an account's lock re-reads the account,
+ * as every writer on this path does. The cards get no row lock of their own: a card's state changes on this path
+ * only under its cardholder's lock. A wait for an account's lock re-reads the account,
  * not the card, wallet or programme: a change made from the API without the cardholder's lock (a pause) that
  * commits during that wait is not seen, and the decision orders as if it came first, as one that began a moment
  * earlier would. A row lock on each card would close that window at the cost of a write per card per decision.

@@ -38,14 +38,12 @@ interface EventRow {
   data: { object: unknown };
 }
 
+function headerFromRow(row: Omit<EventRow, 'data'>): EventHeader {
+  return { id: row.id, type: row.type, created: row.created.toISOString(), program_id: row.program_id };
+}
+
 export function eventFromRow(row: EventRow): LantauEvent {
-  return {
-    id: row.id,
-    type: row.type,
-    created: row.created.toISOString(),
-    program_id: row.program_id,
-    data: row.data,
-  };
+  return { ...headerFromRow(row), data: row.data };
 }
 
 /**
@@ -158,15 +156,7 @@ export async function consumeEventHeaders(
   handler: (headers: readonly EventHeader[], tx: Transaction) => Promise<void>,
 ): Promise<number> {
   return consumeRows(db, context, consumer, batchSizeMax, false, (rows, tx) =>
-    handler(
-      rows.map((row) => ({
-        id: row.id,
-        type: row.type,
-        created: row.created.toISOString(),
-        program_id: row.program_id,
-      })),
-      tx,
-    ),
+    handler(rows.map(headerFromRow), tx),
   );
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import type { Actor } from '../../issuing/programs.js';
-import { LantauError } from '../../platform/errors.js';
+import { assertSameProgram, type Actor } from '../../issuing/programs.js';
+import { LantauError, invalidRequest } from '../../platform/errors.js';
 
 /** The audit log's actor for a request: the person behind an operator user's key, or the key itself. */
 export function actorOf(request: FastifyRequest): Actor {
@@ -23,6 +23,29 @@ export function actorOf(request: FastifyRequest): Actor {
 /** The programme a programme key is confined to; undefined for an operator, who sees every programme. */
 export function programScopeOf(request: FastifyRequest): string | undefined {
   return request.principal?.kind === 'program' ? request.principal.programId : undefined;
+}
+
+/**
+ * The programme a write is for: a programme key's own (naming another is answered as if it did not exist), or the
+ * one an operator names in `program_id`, which the operator must give. `operatorDoes` ends the sentence "The
+ * operator …: give program_id".
+ */
+export function programOfWrite(
+  request: FastifyRequest,
+  given: string | undefined,
+  operatorDoes: string,
+): string {
+  const scope = programScopeOf(request);
+  if (scope !== undefined && given !== undefined) assertSameProgram(scope, given);
+  const programId = scope ?? given;
+  if (programId === undefined) {
+    throw invalidRequest(
+      'program_id_required',
+      `The operator ${operatorDoes}: give program_id`,
+      'program_id',
+    );
+  }
+  return programId;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import { assertSameProgram, type IssuingContext } from '../../../issuing/programs.js';
-import { invalidRequest, notFound } from '../../../platform/errors.js';
+import type { IssuingContext } from '../../../issuing/programs.js';
+import { notFound } from '../../../platform/errors.js';
 import { ListFilters, listPage, timeQuery } from '../../../platform/http/pagination.js';
 import {
   IdString,
@@ -20,7 +20,7 @@ import {
   riskRuleFromRow,
 } from '../../../risk/rule-store.js';
 import { OPERATORS, RULE_ACTIONS, RULE_MODES, describeRuleFields } from '../../../risk/rules.js';
-import { actorOf, programScopeOf } from '../actor.js';
+import { actorOf, programOfWrite, programScopeOf } from '../actor.js';
 
 const Condition = Type.Object(
   {
@@ -200,16 +200,7 @@ export function registerRiskRuleRoutes(app: LantauApp, context: IssuingContext):
     },
     async (request, reply) => {
       const { program_id: given, ...definition } = request.body;
-      const scope = programScopeOf(request);
-      if (scope !== undefined && given !== undefined) assertSameProgram(scope, given);
-      const programId = scope ?? given;
-      if (programId === undefined) {
-        throw invalidRequest(
-          'program_id_required',
-          'The operator creates a rule for a programme: give program_id',
-          'program_id',
-        );
-      }
+      const programId = programOfWrite(request, given, 'creates a rule for a programme');
       return reply.mutate(201, async (tx) => {
         const program = await tx.query('SELECT 1 FROM programs WHERE id = $1', [programId]);
         if (program.rows.length === 0) throw notFound('program', programId, 'program_id');

@@ -1,6 +1,5 @@
 import { Type } from 'typebox';
 import { assertSameProgram } from '../../../issuing/programs.js';
-import { invalidRequest } from '../../../platform/errors.js';
 import { ListFilters, listPage } from '../../../platform/http/pagination.js';
 import { IdString, ListOf, PaginationQuery, errorResponses } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
@@ -15,7 +14,7 @@ import {
   settlementTransactions,
   type SettlementContext,
 } from '../../../processing/settlement.js';
-import { actorOf, programScopeOf } from '../actor.js';
+import { actorOf, programOfWrite, programScopeOf } from '../actor.js';
 import { Currency } from './authorizations.js';
 
 const Amount = (description: string) => Type.Integer({ description });
@@ -120,16 +119,7 @@ export function registerSettlementRoutes(app: LantauApp, context: SettlementCont
     },
     async (request, reply) => {
       const { program_id: given, currency, date } = request.body;
-      const scope = programScopeOf(request);
-      if (scope !== undefined && given !== undefined) assertSameProgram(scope, given);
-      const programId = scope ?? given;
-      if (programId === undefined) {
-        throw invalidRequest(
-          'program_id_required',
-          'The operator settles a programme’s day: give program_id',
-          'program_id',
-        );
-      }
+      const programId = programOfWrite(request, given, 'settles a programme’s day');
       return reply.mutate(201, (tx) =>
         settleDayIn(tx, context, { programId, currency, date }, actorOf(request)),
       );

@@ -24,9 +24,9 @@ import {
   type WebhookEndpoint,
   type WebhookEndpointRow,
 } from '../../../delivery/webhooks/endpoints.js';
-import { assertSameProgram, findProgram, type IssuingContext } from '../../../issuing/programs.js';
+import { findProgram, type IssuingContext } from '../../../issuing/programs.js';
 import type { Queryable } from '../../../platform/db/database.js';
-import { LantauError, invalidRequest, notFound } from '../../../platform/errors.js';
+import { LantauError, notFound } from '../../../platform/errors.js';
 import type { ErrorPayload } from '../../../platform/http/errors.js';
 import { ListFilters, listPage } from '../../../platform/http/pagination.js';
 import {
@@ -38,7 +38,7 @@ import {
   errorResponses,
 } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
-import { actorOf, programScopeOf } from '../actor.js';
+import { actorOf, programOfWrite, programScopeOf } from '../actor.js';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 const EndpointStatus = StringEnum(WEBHOOK_ENDPOINT_STATUSES);
@@ -222,16 +222,7 @@ export function registerWebhookEndpointRoutes(app: LantauApp, context: IssuingCo
     },
     async (request, reply) => {
       const { program_id: given, ...input } = request.body;
-      const scope = programScopeOf(request);
-      if (scope !== undefined && given !== undefined) assertSameProgram(scope, given);
-      const programId = scope ?? given;
-      if (programId === undefined) {
-        throw invalidRequest(
-          'program_id_required',
-          'The operator creates an endpoint for a programme: give program_id',
-          'program_id',
-        );
-      }
+      const programId = programOfWrite(request, given, 'creates an endpoint for a programme');
       const issued: { secret?: string } = {};
       const answer = await reply.mutate(201, async (tx) => {
         const mode = await programMode(tx, programId);
