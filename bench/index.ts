@@ -11,6 +11,8 @@
  *            loop, then 1,000/s offered open loop) and `lantau serve` driven over HTTP, each with the ledger check
  *   vault    encryptions, blind-index computations and lookups, CVV2 computations, HSM wraps and unwraps
  *   http     requests per second and latency through the full HTTP stack (autocannon over loopback)
+ *   risk     what risk adds to each authorization in-process (bench/risk.ts): state, features, model, rules,
+ *            protections, per authorization of a generated population, p50 to max
  * Options:
  *   --seconds N           each measured run (default 3; the authorizations bench's phases default to 10)
  *   --backend B           postgres, pglite or both (default both)
@@ -42,6 +44,7 @@ import { benchLedger } from './ledger.js';
 import { benchVault } from './vault.js';
 import { benchAuthorizations } from './authorizations.js';
 import { benchIssuing } from './issuing.js';
+import { benchRisk } from './risk.js';
 import { benchKek, drive as driveFor, rate } from './support.js';
 
 const { values, positionals } = parseArgs({
@@ -81,7 +84,7 @@ const pgbenchSeconds = wholeNumber('pgbench-seconds', values['pgbench-seconds'],
 const selected = new Set(
   positionals.length > 0
     ? positionals
-    : ['records', 'audit', 'ledger', 'issuing', 'authorizations', 'http', 'vault'],
+    : ['records', 'audit', 'ledger', 'issuing', 'authorizations', 'http', 'vault', 'risk'],
 );
 const serverUrl =
   process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -252,6 +255,7 @@ try {
   }
   // The vault's figures open databases of their own (its lookups table, a SoftHSM2 token when one is installed).
   if (selected.has('vault')) await benchVault(seconds);
+  if (selected.has('risk')) await benchRisk();
 } finally {
   for (const backend of backends) await backend.dispose();
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from '../platform/db/database.js';
 import { notFound } from '../platform/errors.js';
+import type { RiskRecord } from '../risk/assess.js';
 import type { Check } from './declines.js';
 
 export type AuthorizationStatus = 'pending' | 'closed' | 'reversed' | 'expired' | 'declined';
@@ -13,6 +14,11 @@ export interface Merchant {
   readonly city: string | null;
   readonly acceptor_id: string | null;
   readonly acquirer_id: string | null;
+}
+
+/** Who a merchant is, for merchant locks and risk's counts: its acceptor id, or its name and country without one. */
+export function merchantKey(merchant: Pick<Merchant, 'acceptor_id' | 'name' | 'country'>): string {
+  return merchant.acceptor_id ?? `${merchant.name}|${merchant.country ?? ''}`;
 }
 
 /** One request the authorization answered: the first, then each increment, reversal or expiry. */
@@ -73,6 +79,8 @@ export interface Authorization {
   /** Captured so far against this authorization (card currency), over every partial capture. */
   readonly cleared_amount: number;
   readonly program_decision: ProgramDecisionRecord | null;
+  /** The risk assessment: score, top features, matched rules; null for authorizations from before risk existed. */
+  readonly risk: RiskRecord | null;
   readonly created: string;
   readonly updated: string;
 }
@@ -106,6 +114,7 @@ export interface AuthorizationRow {
   request_history: RequestHistoryEntry[];
   cleared_amount: number;
   program_decision: ProgramDecisionRecord | null;
+  risk: RiskRecord | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -113,7 +122,7 @@ export interface AuthorizationRow {
 export const AUTHORIZATION_COLUMNS = `id, program_id, card_id, cardholder_id, account_id, status, approved, response_code,
   decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
   merchant_currency, fx_rate::text AS fx_rate, fx_markup_bps, fx_source, merchant, entry_mode, partial_allowed,
-  hold_ids, expires_at, checks, request_history, cleared_amount, program_decision, created_at, updated_at`;
+  hold_ids, expires_at, checks, request_history, cleared_amount, program_decision, risk, created_at, updated_at`;
 
 export function authorizationFromRow(row: AuthorizationRow): Authorization {
   return {
@@ -144,6 +153,7 @@ export function authorizationFromRow(row: AuthorizationRow): Authorization {
     request_history: row.request_history,
     cleared_amount: row.cleared_amount,
     program_decision: row.program_decision,
+    risk: row.risk,
     created: row.created_at.toISOString(),
     updated: row.updated_at.toISOString(),
   };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../test/support/app.js';
-import { createTestProgram, type TestProgram } from '../../test/support/programs.js';
+import { createTestProgram, withoutProtections, type TestProgram } from '../../test/support/programs.js';
 import { verifyLedger } from '../ledger/verify.js';
 import type { Database } from '../platform/db/database.js';
 import { LantauError } from '../platform/errors.js';
@@ -33,7 +33,8 @@ let context: ProcessingContext;
 
 beforeAll(async () => {
   api = await openTestApi();
-  program = await createTestProgram(api);
+  // Many authorizations on one card at one instant, on purpose: the burst protection is not what is tested here.
+  program = await withoutProtections(api, await createTestProgram(api));
   context = { ...api.issuing, convert: convertForCard };
 });
 afterAll(async () => api.close());

@@ -77,6 +77,9 @@ export interface AuthorizationRequest {
   readonly entryMode: EntryMode;
   readonly partialAllowed: boolean;
   readonly network?: NetworkIdentity;
+  /** The device fingerprint and IP address the channel carried (e-commerce); risk counts by the first present. */
+  readonly deviceId?: string;
+  readonly ipAddress?: string;
 }
 
 /** A card and the cardholder whose lock its authorizations take first. */

@@ -37,7 +37,7 @@ import {
   authorizationFromRow,
   type Authorization,
   type AuthorizationRow,
-  type Merchant,
+  merchantKey,
 } from './authorizations.js';
 import {
   APPROVED,
@@ -57,6 +57,7 @@ import {
   type UsageWindow,
 } from './limits.js';
 import type { AuthorizationRequestPayload, ProgramVerdict } from './program-decision.js';
+import { GroupRisk, type RiskInput } from './risk-in-decision.js';
 import type { AuthorizationRequest, CardOwner, CardReference, ProcessingContext } from './authorize.js';
 
 /** One request in a group, with how to treat an approval. */
@@ -282,8 +283,12 @@ interface CardState {
     readonly extended_hold_days: number;
     /** The real-time endpoint's row version (xmin), null without one. */
     readonly endpoint_version: string | null;
+    readonly region: string;
+    readonly risk_rules_version: number;
   };
   readonly wallet: { readonly status: string; readonly ledger_account_id: string };
+  /** What risk remembers of the card's cardholder (risk/holder-state.ts); null before their first authorization. */
+  readonly riskState: Uint8Array | null;
 }
 
 interface CardholderState {
@@ -300,6 +305,9 @@ type CardRow = Parameters<typeof cardFromRow>[0] & {
   hold_days: number;
   extended_hold_days: number;
   endpoint_version: string | null;
+  region: string;
+  risk_rules_version: number;
+  risk_state: Uint8Array | null;
 } & PrefixedAccountRow<'la_'>;
 
 const PREFIXED_CARD_COLUMNS = CARD_COLUMNS.split(',')
@@ -360,6 +368,11 @@ async function lockOwners(
  * not the card, wallet or programme: a change made from the API without the cardholder's lock (a pause) that
  * commits during that wait is not seen, and the decision orders as if it came first, as one that began a moment
  * earlier would. A row lock on each card would close that window at the cost of a write per card per decision.
+ *
+ * The cardholders' risk states are read here too, and not with the cardholders' rows in `lockOwners`: that
+ * statement's snapshot is taken before it waits for a lock, and a wait re-reads only the locked rows, so it could
+ * see a state the holder of the lock has since rewritten. This statement starts with the locks held, so it sees
+ * the last committed state, and no one else writes it until this group commits.
  */
 async function readCards(
   tx: Transaction,
@@ -372,8 +385,9 @@ async function readCards(
   const found = await tx.query<CardRow>(
     `SELECT ${PREFIXED_CARD_COLUMNS}, c.locked_merchant, w.status AS wallet_status,
        w.ledger_account_id AS wallet_ledger_account_id, p.status AS program_status, p.fx_markup_bps, p.hold_days,
-       p.extended_hold_days,
+       p.extended_hold_days, p.region, p.risk_rules_version,
        (SELECT e.xmin::text FROM authorization_endpoints e WHERE e.program_id = c.program_id) AS endpoint_version,
+       (SELECT s.state FROM risk_cardholder_states s WHERE s.cardholder_id = c.cardholder_id) AS risk_state,
        ${prefixedAccountColumns('la', 'la_')}
      FROM cards c JOIN wallets w ON w.id = c.account_id JOIN programs p ON p.id = c.program_id
        JOIN ledger_accounts la ON la.id = w.ledger_account_id
@@ -395,8 +409,11 @@ async function readCards(
         hold_days: row.hold_days,
         extended_hold_days: row.extended_hold_days,
         endpoint_version: row.endpoint_version,
+        region: row.region,
+        risk_rules_version: row.risk_rules_version,
       },
       wallet: { status: row.wallet_status, ledger_account_id: row.wallet_ledger_account_id },
+      riskState: row.risk_state,
     });
     accounts.set(row.la_id, accountFromPrefixedRow(row, 'la_'));
   }
@@ -408,6 +425,7 @@ function rememberingReads(tx: Transaction): Transaction {
   const answers = new Map<string, Promise<QueryResult<unknown>>>();
   return {
     inTransaction: true,
+    afterCommit: (callback) => tx.afterCommit(callback),
     exec: (sql) => tx.exec(sql),
     query<Row>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<Row>> {
       const key = `${sql}\u0000${JSON.stringify(params)}`;
@@ -422,10 +440,6 @@ function rememberingReads(tx: Transaction): Transaction {
 }
 
 // ---- The checks ----
-
-function merchantKey(merchant: Merchant): string {
-  return merchant.acceptor_id ?? `${merchant.name}|${merchant.country ?? ''}`;
-}
 
 function categoryAllowed(controls: SpendingControls, mcc: string): boolean {
   const allowed = controls.allowed_categories ?? [];
@@ -483,6 +497,17 @@ function cvvMatches(cvk: StoredCvkPair | undefined, pan: string, card: Card, cvv
   return expected.length === cvv2.length && timingSafeEqual(Buffer.from(expected), Buffer.from(cvv2));
 }
 
+/** The blind index of what identifies the buyer's device: its fingerprint when the channel gave one, else its IP. */
+function deviceIndexOf(
+  context: Pick<ProcessingContext, 'vault'>,
+  request: AuthorizationRequest,
+): Buffer | null {
+  if (request.deviceId !== undefined) return context.vault.blindIndex(request.deviceId, 'device');
+  // The caller gives it in canonical form (issuing/personal-data.ts `canonicalIp`), as a cardholder's is indexed.
+  if (request.ipAddress !== undefined) return context.vault.blindIndex(request.ipAddress, 'ip');
+  return null;
+}
+
 function holdSeconds(state: CardState, mcc: string): number {
   const days = extendedHoldMcc(mcc) ? state.program.extended_hold_days : state.program.hold_days;
   return days * 24 * 60 * 60;
@@ -504,6 +529,8 @@ interface NewAuthorization {
   /** The row as stored: the answer is made from it, without reading it back. */
   readonly row: AuthorizationRow;
   readonly networkKey: string | null;
+  /** The blind index of the device or IP address the request came from. */
+  readonly deviceIndex: Buffer | null;
   readonly cardUpdate: 'close_single_use' | 'lock_merchant' | undefined;
   readonly state: CardState;
 }
@@ -521,7 +548,7 @@ const INSERT_COLUMNS = `id, program_id, card_id, cardholder_id, account_id, stat
   decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
   merchant_currency, fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode,
   partial_allowed, network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history,
-  program_decision`;
+  program_decision, risk, device_index`;
 
 /**
  * Decides a group of requests in the caller's transaction. Each request gets its own outcome: a refusal of one
@@ -672,6 +699,15 @@ export async function decideGroup(
   );
   for (const account of settlementAccounts) ledger.incrementOnly(account);
 
+  const riskStates = new Map<string, { programId: string; state: Uint8Array | null }>();
+  const riskVersions = new Map<string, number>();
+  for (const index of live()) {
+    const { state } = stateOf(index);
+    riskStates.set(state.card.cardholder_id, { programId: state.programId, state: state.riskState });
+    riskVersions.set(state.programId, state.program.risk_rules_version);
+  }
+  const risk = await GroupRisk.start(tx, context.db, riskStates, riskVersions, now);
+
   const inserts: NewAuthorization[] = [];
   const approvals: GroupApproval[] = [];
   // A repeat of a request decided earlier in this group is answered from it once it is recorded.
@@ -774,6 +810,36 @@ export async function decideGroup(
           .reduce((sum, approval) => sum + approval.amount, 0);
       return fitsLimits(check, used) ? undefined : 'spending_limit_exceeded';
     });
+    // Assessed whatever the checks before said, so every authorization has its score and counts in the features.
+    const deviceIndex = deviceIndexOf(context, request);
+    const riskInput: RiskInput = {
+      programId: state.programId,
+      cardId: card.id,
+      cardholderId: card.cardholder_id,
+      homeCountry: state.program.region.toUpperCase(),
+      merchantKey: merchantKey(merchant),
+      merchantCountry: merchant.country,
+      entryMode: request.entryMode,
+      deviceKey: deviceIndex === null ? null : deviceIndex.toString('hex'),
+      amount,
+      fields: {
+        merchant_amount: request.amount,
+        merchant_currency: request.currency,
+        currency: card.currency,
+        'merchant.mcc': merchant.mcc,
+        'merchant.country': merchant.country,
+        'merchant.acceptor_id': merchant.acceptor_id,
+        'merchant.name': merchant.name,
+        'card.id': card.id,
+        'cardholder.id': card.cardholder_id,
+      },
+    };
+    const { features: riskFeatures, assessment } = risk.assess(riskInput);
+    checks.run(
+      'risk',
+      () => (assessment.record.verdict === 'decline' ? 'suspected_fraud' : undefined),
+      assessment.record.verdict === 'review' ? 'review: approved, alert raised' : assessment.declineDetail,
+    );
 
     const verdict = item.asked?.verdict;
     if (verdict !== undefined) checks.run('program_decision', () => verdict.decline, verdict.detail);
@@ -890,11 +956,13 @@ export async function decideGroup(
       state.lockedMerchant = merchantKey(merchant);
     }
     if (key !== null) decidedKeys.set(key, { index, cardId: card.id });
+    risk.record(riskInput, riskFeatures, approved);
     inserts.push({
       index,
       state,
       cardUpdate,
       networkKey: key,
+      deviceIndex,
       row: {
         id,
         program_id: state.programId,
@@ -934,6 +1002,7 @@ export async function decideGroup(
         ],
         cleared_amount: 0,
         program_decision: verdict === undefined ? null : verdict.record,
+        risk: assessment.record,
         created_at: now,
         updated_at: now,
       },
@@ -946,6 +1015,15 @@ export async function decideGroup(
     const authorization = authorizationFromRow(insert.row);
     outcomes[insert.index] = { ok: true, value: { kind: 'recorded', authorization } };
     events.push({ type: 'authorization.created', programId: insert.state.programId, object: authorization });
+    if (authorization.approved && authorization.risk?.verdict === 'review') {
+      // A review rule approves and asks for a person to look: the alert is its own event, for webhooks and
+      // monitoring to pick up.
+      events.push({
+        type: 'authorization.risk_alert',
+        programId: insert.state.programId,
+        object: authorization,
+      });
+    }
     const changed = await updateCard(tx, insert, now);
     if (changed !== undefined) {
       events.push({ type: 'card.updated', programId: insert.state.programId, object: changed });
@@ -958,6 +1036,7 @@ export async function decideGroup(
     ...ledgerWrites.statements,
     authorizationsInsert(inserts),
     eventsInsert(context, events).statement,
+    risk.statement(),
     ledgerWrites.last,
   ];
   const returned = await runTogether(tx, statements)
@@ -965,6 +1044,7 @@ export async function decideGroup(
     // group finds the first and answers as a repeat would.
     .catch(rerunOnUniqueViolation('a message with the same network identity was decided concurrently'));
   ledgerWrites.check(returned[statements.length - 1] ?? []);
+  risk.countOnCommit(tx);
   for (const [index, earlier] of repeatsOf) outcomes[index] = outcomes[earlier];
 
   return outcomes.map(
@@ -975,25 +1055,27 @@ export async function decideGroup(
 /** The INSERT of the group's authorizations, its rows as one JSON document (see `eventsInsert`). */
 function authorizationsInsert(inserts: readonly NewAuthorization[]): Statement | undefined {
   if (inserts.length === 0) return undefined;
-  const rows = inserts.map(({ row, networkKey }) => ({
+  const rows = inserts.map(({ row, networkKey, deviceIndex }) => ({
     ...row,
     mcc: row.merchant.mcc,
     merchant_country: row.merchant.country,
     network_key: networkKey,
+    device_index: deviceIndex === null ? null : deviceIndex.toString('hex'),
   }));
   return {
     sql: `INSERT INTO authorizations (${INSERT_COLUMNS})
        SELECT id, program_id, card_id, cardholder_id, account_id, status, approved, response_code, decline_reason,
          decline_message, requested_amount, approved_amount, amount, currency, merchant_amount, merchant_currency,
          fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode, partial_allowed,
-         network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history, program_decision
+         network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history, program_decision, risk,
+         decode(device_index, 'hex')
        FROM json_to_recordset($1::json) AS n(id text, program_id text, card_id text, cardholder_id text,
          account_id text, status text, approved boolean, response_code text, decline_reason text,
          decline_message text, requested_amount bigint, approved_amount bigint, amount bigint, currency text,
          merchant_amount bigint, merchant_currency text, fx_rate numeric, fx_markup_bps integer, fx_source text,
          merchant jsonb, mcc text, merchant_country text, entry_mode text, partial_allowed boolean,
          network_key text, hold_ids text[], expires_at timestamptz, checks jsonb, created_at timestamptz,
-         updated_at timestamptz, request_history jsonb, program_decision jsonb)`,
+         updated_at timestamptz, request_history jsonb, program_decision jsonb, risk jsonb, device_index text)`,
     params: [JSON.stringify(rows)],
   };
 }

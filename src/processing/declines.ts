@@ -24,6 +24,7 @@ export const DECLINES = {
   },
   merchant_locked: { code: '57', message: 'The card is locked to another merchant' },
   spending_limit_exceeded: { code: '61', message: 'The amount exceeds a spending limit' },
+  suspected_fraud: { code: '59', message: 'Declined as suspected fraud' },
   fx_rate_unavailable: { code: '05', message: 'No exchange rate for this currency' },
   insufficient_funds: { code: '51', message: 'The account’s balance is too low' },
   authorization_not_pending: { code: '12', message: 'The authorization is no longer open' },

@@ -200,6 +200,7 @@ export async function withRatesAhead(
   for (const row of found.rows) rows.get(`${row.base}/${row.quote}`)?.push(row);
   return {
     inTransaction: true,
+    afterCommit: (callback) => db.afterCommit(callback),
     query<Row>(sql: string, params: readonly SqlParam[] = []): Promise<QueryResult<Row>> {
       const [base, quote, when] = params;
       const answered =

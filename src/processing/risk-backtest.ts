@@ -9,9 +9,12 @@ import { encodeTime } from 'ulid';
 import type { Queryable } from '../platform/db/database.js';
 import { invalidRequest, notFound } from '../platform/errors.js';
 import { WINDOW_MS } from '../risk/features.js';
-import { loadRiskModelFile, scoreRisk, type RiskModel } from '../risk/model.js';
+import { ruleValues } from '../risk/assess.js';
+import { scoreRisk } from '../risk/model.js';
 import { readRule, readRuleVersions } from '../risk/rule-store.js';
-import { ruleMatches, type RuleAction, type RuleValues } from '../risk/rules.js';
+import { ruleMatches, type RuleAction } from '../risk/rules.js';
+import { merchantKey, type Merchant } from './authorizations.js';
+import { riskModel } from './risk-in-decision.js';
 import { FeatureTracker, type AuthorizationEvent } from '../risk/feature-tracker.js';
 
 /** The most authorizations one backtest replays, history included: a request's worth of work, not a batch job's. */
@@ -62,8 +65,9 @@ interface HistoryRow {
   merchant_amount: number;
   merchant_currency: string;
   approved: boolean;
-  merchant: { name?: string; mcc?: string; country?: string | null; acceptor_id?: string | null };
+  merchant: Merchant;
   entry_mode: AuthorizationEvent['entryMode'];
+  device_index: Uint8Array | null;
 }
 
 /**
@@ -72,13 +76,6 @@ interface HistoryRow {
  */
 function idsFrom(time: Date): string {
   return `auth_${encodeTime(Math.max(0, time.getTime() - 60_000), 10).toLowerCase()}`;
-}
-
-let model: RiskModel | undefined;
-/** The committed model, loaded once per process on first use. */
-function riskModel(): RiskModel {
-  model ??= loadRiskModelFile();
-  return model;
 }
 
 export async function backtestRule(
@@ -112,7 +109,7 @@ export async function backtestRule(
   const historyFrom = new Date(from.getTime() - WINDOW_MS['7d']);
   const rows = await db.query<HistoryRow>(
     `SELECT id, card_id, cardholder_id, created_at, currency, requested_amount, merchant_amount,
-       merchant_currency, approved, merchant, entry_mode
+       merchant_currency, approved, merchant, entry_mode, device_index
      FROM authorizations
      WHERE program_id = $1 AND id >= $5 AND created_at > $2 AND created_at <= $3
      ORDER BY created_at, id
@@ -138,11 +135,11 @@ export async function backtestRule(
       cardId: row.card_id,
       cardholderId: row.cardholder_id,
       cardholderCountry: homeCountry,
-      merchantId: row.merchant.acceptor_id ?? row.merchant.name ?? '',
-      mcc: row.merchant.mcc ?? '',
+      merchantId: merchantKey(row.merchant),
+      mcc: row.merchant.mcc,
       merchantCountry: row.merchant.country ?? '',
       entryMode: row.entry_mode,
-      deviceId: null,
+      deviceId: row.device_index === null ? null : Buffer.from(row.device_index).toString('hex'),
       // What was asked, in the card's currency, as the decision saw it (`amount` is what is held now).
       amount: row.requested_amount,
       approved: row.approved,
@@ -151,19 +148,21 @@ export async function backtestRule(
     if (row.created_at.getTime() <= from.getTime()) continue;
     evaluated += 1;
     const score = scoreRisk(scorer, features).risk_score;
-    const values: RuleValues = {
-      ...features,
-      merchant_amount: row.merchant_amount,
-      merchant_currency: row.merchant_currency,
-      currency: row.currency,
-      'merchant.mcc': row.merchant.mcc,
-      'merchant.country': row.merchant.country,
-      'merchant.acceptor_id': row.merchant.acceptor_id,
-      'merchant.name': row.merchant.name,
-      'card.id': row.card_id,
-      'cardholder.id': row.cardholder_id,
-      risk_score: score,
-    };
+    const values = ruleValues(
+      features,
+      {
+        merchant_amount: row.merchant_amount,
+        merchant_currency: row.merchant_currency,
+        currency: row.currency,
+        'merchant.mcc': row.merchant.mcc,
+        'merchant.country': row.merchant.country,
+        'merchant.acceptor_id': row.merchant.acceptor_id,
+        'merchant.name': row.merchant.name,
+        'card.id': row.card_id,
+        'cardholder.id': row.cardholder_id,
+      },
+      score,
+    );
     if (!ruleMatches(version, values)) continue;
     if (row.approved) matchedApproved += 1;
     else matchedDeclined += 1;
@@ -174,7 +173,7 @@ export async function backtestRule(
         approved: row.approved,
         amount: row.requested_amount,
         currency: row.currency,
-        merchant_name: row.merchant.name ?? '',
+        merchant_name: row.merchant.name,
         risk_score: score,
       });
     }

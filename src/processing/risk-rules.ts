@@ -4,7 +4,7 @@
  * what a rule says makes a new version, and a status change (enable, disable) does not.
  */
 import type { Actor } from '../issuing/programs.js';
-import type { Transaction } from '../platform/db/database.js';
+import type { Queryable, Transaction } from '../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import { appendAudit } from '../records/audit.js';
 import { emitEvent, type RecordsContext } from '../records/outbox.js';
@@ -16,6 +16,12 @@ import {
   type RiskRule,
   type RuleStatus,
 } from '../risk/rule-store.js';
+import {
+  PROTECTION_NAMES,
+  parseProtectionSettings,
+  storedProtections,
+  type ProtectionSettings,
+} from '../risk/protections.js';
 import { parseRuleDefinition, type RuleDefinition } from '../risk/rules.js';
 
 function definitionOrThrow(input: unknown): RuleDefinition {
@@ -109,4 +115,70 @@ export async function updateRiskRule(
     },
   });
   return changed;
+}
+
+/** A programme's built-in protections as the API shows them. */
+export interface RiskProtections extends ProtectionSettings {
+  readonly object: 'risk_protections';
+  readonly program_id: string;
+}
+
+export async function readRiskProtections(db: Queryable, programId: string): Promise<RiskProtections> {
+  const found = await db.query<{ risk_protections: unknown }>(
+    'SELECT risk_protections FROM programs WHERE id = $1',
+    [programId],
+  );
+  const row = found.rows[0];
+  if (row === undefined) throw notFound('program', programId, 'program_id');
+  return { object: 'risk_protections', program_id: programId, ...storedProtections(row.risk_protections) };
+}
+
+/** The settings a change moved, as `card_testing.small_amount: "1000 -> 500"`: audit details are flat. */
+function changedSettings(before: ProtectionSettings, after: ProtectionSettings): Record<string, string> {
+  const changed: Record<string, string> = {};
+  for (const name of PROTECTION_NAMES) {
+    const was: Readonly<Record<string, number | boolean>> = before[name];
+    for (const [setting, value] of Object.entries(after[name])) {
+      if (was[setting] !== value)
+        changed[`${name}.${setting}`] = `${String(was[setting])} -> ${String(value)}`;
+    }
+  }
+  return changed;
+}
+
+/**
+ * Tunes a programme's protections: what `input` names changes, the rest stays. Decisions see the change from their
+ * next group on (`risk_rules_version` moves on with it), and it has its event and audit entry.
+ */
+export async function updateRiskProtections(
+  tx: Transaction,
+  context: RecordsContext,
+  programId: string,
+  input: unknown,
+  by: Actor,
+): Promise<RiskProtections> {
+  const found = await tx.query<{ risk_protections: unknown }>(
+    'SELECT risk_protections FROM programs WHERE id = $1 FOR UPDATE',
+    [programId],
+  );
+  const row = found.rows[0];
+  if (row === undefined) throw notFound('program', programId, 'program_id');
+  const before = storedProtections(row.risk_protections);
+  const settings = parseProtectionSettings(input, before);
+  if (settings instanceof LantauError) throw settings;
+  const protections: RiskProtections = { object: 'risk_protections', program_id: programId, ...settings };
+  if (JSON.stringify(settings) === JSON.stringify(before)) return protections;
+  await tx.query(
+    `UPDATE programs SET risk_protections = $2::jsonb, risk_rules_version = risk_rules_version + 1 WHERE id = $1`,
+    [programId, JSON.stringify(settings)],
+  );
+  await emitEvent(tx, context, { type: 'risk_protections.updated', programId, object: protections });
+  await appendAudit(tx, context, {
+    ...by,
+    action: 'risk_protections.updated',
+    programId,
+    target: { type: 'program', id: programId },
+    details: changedSettings(before, settings),
+  });
+  return protections;
 }

@@ -7,6 +7,7 @@
  *   hour with this one small, or as many declines on one card in an hour.
  * - Burst: many authorizations on one card within a minute or an hour, faster than a person shops.
  */
+import { LantauError, invalidRequest } from '../platform/errors.js';
 import type { RiskFeatures } from './features.js';
 
 export interface ProtectionSettings {
@@ -79,4 +80,89 @@ export function trippedProtection(
     }
   }
   return undefined;
+}
+
+const SETTING_MAX = 1_000_000;
+const AMOUNT_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Each protection's numeric settings and the largest value each takes. */
+const NUMERIC_SETTINGS = {
+  card_testing: {
+    new_cards_at_merchant_1h: SETTING_MAX,
+    small_amount: AMOUNT_MAX,
+    declines_on_card_1h: SETTING_MAX,
+  },
+  burst: { per_card_1m: SETTING_MAX, per_card_1h: SETTING_MAX },
+} as const;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A programme's change to its protections, over what it has now (`current`): any protection and any of its
+ * settings may be left out, and keeps its value. Every setting is a whole number of at least 1 (a threshold of 0
+ * would decline everything; turn the protection off instead). Refused whole, naming the setting, when any part is
+ * wrong.
+ */
+export function parseProtectionSettings(
+  input: unknown,
+  current: ProtectionSettings = DEFAULT_PROTECTIONS,
+): ProtectionSettings | LantauError {
+  if (!isRecord(input)) return invalidRequest('protections_invalid', 'Protections are a JSON object');
+  const result: {
+    -readonly [K in ProtectionName]: {
+      -readonly [S in keyof ProtectionSettings[K]]: ProtectionSettings[K][S];
+    };
+  } = {
+    card_testing: { ...current.card_testing },
+    burst: { ...current.burst },
+  };
+
+  for (const [name, given] of Object.entries(input)) {
+    if (!(PROTECTION_NAMES as readonly string[]).includes(name)) {
+      return invalidRequest(
+        'protections_invalid',
+        `Unknown protection '${name}': one of ${PROTECTION_NAMES.join(', ')}`,
+        name,
+      );
+    }
+    const protection = name as ProtectionName;
+    if (!isRecord(given)) return invalidRequest('protections_invalid', `${name} is a JSON object`, name);
+    const limits: Readonly<Record<string, number>> = NUMERIC_SETTINGS[protection];
+    const target: Record<string, number | boolean> = result[protection];
+    for (const [setting, value] of Object.entries(given)) {
+      const param = `${name}.${setting}`;
+      if (setting === 'enabled') {
+        if (typeof value !== 'boolean')
+          return invalidRequest('protections_invalid', `${param} is true or false`, param);
+        target.enabled = value;
+        continue;
+      }
+      const max = limits[setting];
+      if (max === undefined) {
+        return invalidRequest(
+          'protections_invalid',
+          `${name} has no setting '${setting}': enabled, ${Object.keys(limits).join(', ')}`,
+          param,
+        );
+      }
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+        return invalidRequest(
+          'protections_invalid',
+          `${param} is a whole number from 1 to ${String(max)}`,
+          param,
+        );
+      }
+      target[setting] = value;
+    }
+  }
+  return result;
+}
+
+/** What is stored (`programs.risk_protections`) as settings; NULL, or anything unreadable, is the defaults. */
+export function storedProtections(stored: unknown): ProtectionSettings {
+  if (stored === null || stored === undefined) return DEFAULT_PROTECTIONS;
+  const parsed = parseProtectionSettings(stored);
+  return parsed instanceof LantauError ? DEFAULT_PROTECTIONS : parsed;
 }

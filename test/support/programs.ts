@@ -1,6 +1,7 @@
 import { createApiKey } from '../../src/issuing/api-keys.js';
 import { fundProgram } from '../../src/issuing/funding.js';
 import { createProgram, type NewProgram, type Program } from '../../src/issuing/programs.js';
+import { updateRiskProtections } from '../../src/processing/risk-rules.js';
 import type { TestApi } from './app.js';
 
 export interface TestProgram {
@@ -51,4 +52,24 @@ export async function createTestProgram(
     );
     return { program, secret, headers: { authorization: `Bearer ${secret}` } };
   });
+}
+
+/**
+ * Turns a programme's built-in fraud protections off, for tests that fire many authorizations at one card at one
+ * instant on purpose (concurrency, limits, ledger exactness), which the burst protection would otherwise decline.
+ */
+export async function withoutProtections(
+  api: Pick<TestApi, 'db' | 'issuing'>,
+  test: TestProgram,
+): Promise<TestProgram> {
+  await api.db.transaction((tx) =>
+    updateRiskProtections(
+      tx,
+      api.issuing,
+      test.program.id,
+      { card_testing: { enabled: false }, burst: { enabled: false } },
+      { actor: { type: 'system', id: 'test' } },
+    ),
+  );
+  return test;
 }

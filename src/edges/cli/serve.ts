@@ -8,6 +8,7 @@ import { openDatabase } from '../../platform/db/open.js';
 import { purgeIdempotencyKeys } from '../../platform/http/idempotency.js';
 import { convertForCard } from '../../processing/fx.js';
 import { expireAuthorizations } from '../../processing/lifecycle.js';
+import { riskMemoryFor } from '../../processing/risk-in-decision.js';
 import { SETTLEMENT_GRACE_MS, settleDue } from '../../processing/settlement.js';
 import { createWebhookMetrics } from '../../delivery/webhooks/dispatcher.js';
 import { runWebhookRound } from '../../delivery/webhooks/worker.js';
@@ -28,6 +29,8 @@ const EXPIRY_ROUNDS_MAX = 20;
 const SETTLEMENT_INTERVAL_MS = 60_000;
 /** Webhooks go out within about a second of their event; each round is bounded (src/delivery/webhooks/worker.ts). */
 const WEBHOOK_INTERVAL_MS = 1_000;
+/** How far behind another process's merchant and device counts may be. */
+const RISK_COUNTER_SYNC_MS = 1_000;
 
 export interface RunningServer {
   readonly url: string;
@@ -159,6 +162,16 @@ export async function serve(
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
+  // Risk's merchant and device counters: this process's counts go to the database, and other processes' come
+  // back, every second, off the authorization path (processing/risk-in-decision.ts).
+  const riskCounters = riskMemoryFor(db).counters;
+  const syncRiskCounters = () =>
+    riskCounters
+      .sync(db, clock.now())
+      .catch((error: unknown) => logger.error({ err: error }, 'risk counters could not be synced'));
+  const riskSync = setInterval(() => void syncRiskCounters(), RISK_COUNTER_SYNC_MS);
+  riskSync.unref();
+
   // NATS_URL: every outbox event is also published to NATS JetStream. A NATS that is down is retried in the
   // background; the API serves regardless, and the outbox keeps every event until it is published.
   const nats = config.nats;
@@ -192,6 +205,8 @@ export async function serve(
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn('in-flight requests did not finish before the shutdown timeout');
       await streaming?.stop();
+      clearInterval(riskSync);
+      await syncRiskCounters();
       await vault.close();
       await db.close();
       logger.info('stopped');

@@ -78,6 +78,56 @@ describe(`database (${process.env.DATABASE_URL ? 'postgres' : 'pglite'})`, () =>
     expect(attempts).toBe(2);
   });
 
+  it('runs after-commit callbacks once the transaction has committed, never for a rollback or a re-run attempt', async () => {
+    const ran: string[] = [];
+    const seenAtCallback: number[] = [];
+    let attempts = 0;
+    await db.transaction(async (tx) => {
+      attempts += 1;
+      tx.afterCommit(() => ran.push(`attempt ${attempts}`));
+      await tx.query(`INSERT INTO t_values (id) VALUES ('ac${attempts}')`);
+      if (attempts === 1) {
+        await tx.query(
+          `DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$`,
+        );
+      }
+      tx.afterCommit(() => seenAtCallback.push(attempts));
+    });
+    expect(ran).toEqual(['attempt 2']);
+    expect(seenAtCallback).toEqual([2]);
+    await expect(
+      db.transaction(async (tx) => {
+        tx.afterCommit(() => ran.push('rolled back'));
+        await tx.query(`INSERT INTO t_values (id) VALUES ('ac2')`); // duplicate key
+      }),
+    ).rejects.toSatisfy((error) => sqlState(error) === '23505');
+    expect(ran).toEqual(['attempt 2']);
+  });
+
+  it('keeps a commit whose after-commit callback throws, and runs the others', async () => {
+    const ran: string[] = [];
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const result = await db.transaction(async (tx) => {
+        tx.afterCommit(() => {
+          throw new Error('counter broke');
+        });
+        tx.afterCommit(() => ran.push('second'));
+        await tx.query(`INSERT INTO t_values (id) VALUES ('ac_throw')`);
+        return 'committed';
+      });
+      expect(result).toBe('committed');
+      expect(ran).toEqual(['second']);
+      const { rows } = await db.query(`SELECT id FROM t_values WHERE id = 'ac_throw'`);
+      expect(rows).toHaveLength(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toContain('counter broke');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
   it('has applied every migration, and applying again changes nothing', async () => {
     const before = await migrationStatus(db);
     expect(before.pending).toEqual([]);

@@ -35,6 +35,24 @@ export interface Queryable {
  */
 export interface Transaction extends Queryable {
   readonly inTransaction: true;
+  /**
+   * Runs `callback` once the transaction has committed, and never if it rolls back (or is re-run after a
+   * serialization failure: the re-run registers its own). For what lives outside the database and must follow
+   * only committed changes, such as a process's in-memory counters. A callback that throws is reported as a
+   * process warning: the commit stands, and the caller is not told it failed.
+   */
+  afterCommit(callback: () => void): void;
+}
+
+/** Runs the callbacks a committed transaction registered; one that throws does not stop the others. */
+export function runAfterCommit(callbacks: readonly (() => void)[]): void {
+  for (const callback of callbacks) {
+    try {
+      callback();
+    } catch (error) {
+      process.emitWarning(error instanceof Error ? error : String(error), 'AfterCommitWarning');
+    }
+  }
 }
 
 export type Backend = 'postgres' | 'pglite';

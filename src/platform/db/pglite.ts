@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite, type PGliteInterface, type Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import {
   beginStatement,
+  runAfterCommit,
   parseSafeInt8,
   toDriverParam,
   withRetries,
@@ -35,7 +36,12 @@ async function runQuery<Row>(
 
 class PGliteTx implements Transaction {
   readonly inTransaction = true as const;
+  readonly committed: (() => void)[] = [];
   constructor(private readonly tx: PGliteTransaction) {}
+
+  afterCommit(callback: () => void): void {
+    this.committed.push(callback);
+  }
 
   query<Row>(sql: string, params?: readonly SqlParam[]): Promise<QueryResult<Row>> {
     return runQuery<Row>(this.tx, sql, params);
@@ -79,13 +85,19 @@ export class PGliteDatabase implements Database {
   transaction<T>(work: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
     return withRetries(
       options?.attempts ?? 3,
-      () =>
-        this.pglite.transaction(async (tx) => {
+      async () => {
+        let committed: readonly (() => void)[] = [];
+        const result = await this.pglite.transaction(async (tx) => {
           if (options?.isolation !== undefined) {
             await tx.exec(beginStatement(options).replace(/^BEGIN/, 'SET TRANSACTION'));
           }
-          return work(new PGliteTx(tx));
-        }),
+          const handle = new PGliteTx(tx);
+          committed = handle.committed;
+          return work(handle);
+        });
+        runAfterCommit(committed);
+        return result;
+      },
       this.onRetry,
     );
   }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
   beginStatement,
+  runAfterCommit,
   planningStatement,
   parseSafeInt8,
   toDriverParam,
@@ -72,7 +73,12 @@ async function runQuery<Row>(
 
 class PostgresTransaction implements Transaction {
   readonly inTransaction = true as const;
+  readonly committed: (() => void)[] = [];
   constructor(private readonly client: pg.PoolClient) {}
+
+  afterCommit(callback: () => void): void {
+    this.committed.push(callback);
+  }
 
   query<Row>(sql: string, params?: readonly SqlParam[]): Promise<QueryResult<Row>> {
     return runQuery<Row>(this.client, sql, params);
@@ -118,8 +124,10 @@ export class PostgresDatabase implements Database, Queryable {
         // Inside the rollback's reach: BEGIN and SET LOCAL are one message, and a failure of the second leaves
         // the first's transaction open and aborted on a connection that would otherwise go back to the pool.
         await client.query(beginStatement(options) + planningStatement(options));
-        const result = await work(new PostgresTransaction(client));
+        const tx = new PostgresTransaction(client);
+        const result = await work(tx);
         await client.query('COMMIT');
+        runAfterCommit(tx.committed);
         return result;
       } catch (error) {
         try {

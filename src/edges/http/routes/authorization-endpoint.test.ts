@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../../../test/support/app.js';
-import { createTestProgram, type TestProgram } from '../../../../test/support/programs.js';
+import {
+  createTestProgram,
+  withoutProtections,
+  type TestProgram,
+} from '../../../../test/support/programs.js';
 import { verifyLedger } from '../../../ledger/verify.js';
 
 /**
@@ -38,7 +42,8 @@ async function readBody(request: IncomingMessage): Promise<string> {
 
 beforeAll(async () => {
   api = await openTestApi();
-  program = await createTestProgram(api);
+  // Many authorizations on one card at one instant, on purpose: the burst protection is not what is tested here.
+  program = await withoutProtections(api, await createTestProgram(api));
   server = createServer((request, response) => {
     void (async () => {
       const text = await readBody(request);

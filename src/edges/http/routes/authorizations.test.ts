@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../../../test/support/app.js';
-import { createTestProgram, type TestProgram } from '../../../../test/support/programs.js';
+import {
+  createTestProgram,
+  withoutProtections,
+  type TestProgram,
+} from '../../../../test/support/programs.js';
 import { verifyLedger } from '../../../ledger/verify.js';
 import { DECLINES, type DeclineReason } from '../../../processing/declines.js';
 import { convertForCard } from '../../../processing/fx.js';
@@ -64,7 +68,8 @@ let other: TestProgram;
 
 beforeAll(async () => {
   api = await openTestApi();
-  main = await createTestProgram(api);
+  // Many authorizations on one card at one instant, on purpose: the burst protection is not what is tested here.
+  main = await withoutProtections(api, await createTestProgram(api));
   other = await createTestProgram(api);
 });
 afterAll(async () => api.close());
@@ -113,6 +118,7 @@ const CHECK_ORDER = [
   'merchant_country',
   'currency_conversion',
   'spending_limits',
+  'risk',
   'balance',
 ] as const;
 type CheckName = (typeof CHECK_ORDER)[number];

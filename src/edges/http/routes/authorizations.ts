@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { LantauError } from '../../../platform/errors.js';
+import { LantauError, invalidRequest } from '../../../platform/errors.js';
+import { canonicalIp } from '../../../issuing/personal-data.js';
 import { ListFilters, listPage, timeQuery } from '../../../platform/http/pagination.js';
 import {
   IdString,
@@ -66,6 +67,45 @@ const NetworkSchema = Type.Object(
   },
 );
 
+const RuleMatchSchema = Type.Object({
+  id: Type.String(),
+  version: Type.Integer(),
+  name: Type.String(),
+  action: StringEnum(['decline', 'review', 'allow'] as const),
+  mode: StringEnum(['active', 'shadow'] as const),
+});
+
+const RiskSchema = Type.Object(
+  {
+    risk_score: Type.Integer({
+      minimum: 0,
+      maximum: 99,
+      description: 'The model’s score: 0 least, 99 most likely fraud',
+    }),
+    model_version: Type.String(),
+    top_features: Type.Array(
+      Type.Object({
+        feature: Type.String(),
+        value: Type.Union([Type.Number(), Type.Boolean(), Type.String(), Type.Null()]),
+        contribution: Type.Number({
+          description: 'Its share of the score’s log-odds; positive raises the risk',
+        }),
+      }),
+      { description: 'The features that moved the score most, largest first' },
+    ),
+    verdict: StringEnum(['decline', 'review', 'pass'] as const),
+    rules: Type.Array(RuleMatchSchema, { description: 'Active rules that matched, in evaluation order' }),
+    shadow_rules: Type.Array(RuleMatchSchema, {
+      description: 'Shadow rules that matched: what they would have done',
+    }),
+    protection: Type.Union([
+      Type.Object({ protection: StringEnum(['card_testing', 'burst'] as const), signal: Type.String() }),
+      Type.Null(),
+    ]),
+  },
+  { description: 'The risk assessment; null for authorizations decided before risk existed' },
+);
+
 export const AuthorizationSchema = Type.Object(
   {
     id: Type.String(),
@@ -124,6 +164,7 @@ export const AuthorizationSchema = Type.Object(
       }),
       Type.Null(),
     ]),
+    risk: Type.Union([RiskSchema, Type.Null()]),
     created: Type.String({ format: 'date-time' }),
     updated: Type.String({ format: 'date-time' }),
   },
@@ -142,8 +183,21 @@ const SimulateBody = Type.Object(
     merchant: MerchantSchema,
     entry_mode: Type.Optional(StringEnum(ENTRY_MODES)),
     partial_allowed: Type.Optional(Type.Boolean()),
-    ip_address: Type.Optional(Type.String({ maxLength: 45 })),
-    device_id: Type.Optional(Text(200)),
+    ip_address: Type.Optional(
+      Type.String({
+        minLength: 2,
+        maxLength: 45,
+        pattern: '^[0-9A-Fa-f:.]+$',
+        description: 'The IPv4 or IPv6 address the purchase came from (e-commerce); risk counts per address',
+      }),
+    ),
+    device_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'The device fingerprint, counted before the IP address',
+      }),
+    ),
     network: Type.Optional(NetworkSchema),
   },
   { additionalProperties: false },
@@ -173,6 +227,15 @@ export function sandboxProgram(request: FastifyRequest): string {
     });
   }
   return principal.programId;
+}
+
+/** An IP address in the one form its blind index is taken of, as a cardholder's is (monitoring joins them). */
+function ipAddressOf(given: string): string {
+  const ip = canonicalIp(given);
+  if (ip === undefined) {
+    throw invalidRequest('ip_address_invalid', 'ip_address must be an IPv4 or IPv6 address', 'ip_address');
+  }
+  return ip;
 }
 
 /** A merchant as the engine records it: every field present, absent ones null. */
@@ -228,6 +291,8 @@ export function registerAuthorizationRoutes(app: LantauApp, context: ProcessingC
         merchant,
         entryMode: body.entry_mode ?? 'ecommerce',
         partialAllowed: body.partial_allowed ?? false,
+        ...(body.device_id === undefined ? {} : { deviceId: body.device_id }),
+        ...(body.ip_address === undefined ? {} : { ipAddress: ipAddressOf(body.ip_address) }),
         ...(body.network === undefined
           ? {}
           : {

@@ -11,7 +11,12 @@ import {
 } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import { backtestRule } from '../../../processing/risk-backtest.js';
-import { createRiskRule, updateRiskRule } from '../../../processing/risk-rules.js';
+import {
+  createRiskRule,
+  readRiskProtections,
+  updateRiskProtections,
+  updateRiskRule,
+} from '../../../processing/risk-rules.js';
 import {
   RULE_SELECT,
   RULE_STATUSES,
@@ -171,6 +176,51 @@ const FieldSchema = Type.Object({
 const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** A programme's fraud rules (Lithic's Auth Rules, Stripe Radar's rules): `/v1/risk/rules`. */
+const Threshold = (description: string) => Type.Integer({ minimum: 1, maximum: 1_000_000, description });
+
+const protectionProperties = {
+  card_testing: Type.Object(
+    {
+      enabled: Type.Boolean(),
+      new_cards_at_merchant_1h: Threshold(
+        'Cards new to the merchant within the hour, before this one, from which a small amount is declined',
+      ),
+      small_amount: Type.Integer({
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'What counts as small, card currency minor units (inclusive)',
+      }),
+      declines_on_card_1h: Threshold(
+        'Declines on the card within the hour from which any amount is declined',
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  burst: Type.Object(
+    {
+      enabled: Type.Boolean(),
+      per_card_1m: Threshold('Authorizations on the card within the minute from which the next is declined'),
+      per_card_1h: Threshold('Authorizations on the card within the hour from which the next is declined'),
+    },
+    { additionalProperties: false },
+  ),
+};
+
+const ProtectionsSchema = Type.Object({
+  object: Type.Literal('risk_protections'),
+  program_id: Type.String(),
+  ...protectionProperties,
+});
+
+const ProtectionsBody = Type.Object(
+  {
+    program_id: Type.Optional(IdString('prog')),
+    card_testing: Type.Optional(Type.Partial(protectionProperties.card_testing)),
+    burst: Type.Optional(Type.Partial(protectionProperties.burst)),
+  },
+  { additionalProperties: false },
+);
+
 export function registerRiskRuleRoutes(app: LantauApp, context: IssuingContext): void {
   app.addSchema(RiskRuleSchema);
 
@@ -322,5 +372,46 @@ export function registerRiskRuleRoutes(app: LantauApp, context: IssuingContext):
           actorOf(request),
         ),
       ),
+  );
+
+  app.get(
+    '/v1/risk/protections',
+    {
+      config: { auth: 'any', scope: 'risk:read' },
+      schema: {
+        summary: 'Retrieve the built-in protections (card testing, bursts) as a programme has them',
+        tags: ['risk'],
+        querystring: Type.Object(
+          { program_id: Type.Optional(IdString('prog')) },
+          { additionalProperties: false },
+        ),
+        response: { 200: ProtectionsSchema, ...errorResponses },
+      },
+    },
+    async (request) =>
+      readRiskProtections(
+        context.db,
+        programOfWrite(request, request.query.program_id, "reads a programme's protections"),
+      ),
+  );
+
+  app.post(
+    '/v1/risk/protections',
+    {
+      config: { auth: 'any', scope: 'risk:write' },
+      schema: {
+        summary: 'Tune the built-in protections: what is given changes, the rest stays',
+        tags: ['risk'],
+        body: ProtectionsBody,
+        response: { 200: ProtectionsSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { program_id: given, ...settings } = request.body;
+      const programId = programOfWrite(request, given, "tunes a programme's protections");
+      return reply.mutate(200, (tx) =>
+        updateRiskProtections(tx, context, programId, settings, actorOf(request)),
+      );
+    },
   );
 }

@@ -1,0 +1,265 @@
+/**
+ * Risk inside the authorization decision (decide.ts): for a group of requests, their features from state kept
+ * current as authorizations happen, then the assessment (risk/assess.ts), then what the group records.
+ *
+ * Where each feature comes from, none by scanning a table:
+ * - card and cardholder windows, first time at a merchant, country changes and travel: the cardholder's compact
+ *   risk state (risk/holder-state.ts), read with the cardholder's row under the lock the decision takes anyway, and
+ *   rewritten in the group's one round trip of writes. Exact, and the same for every process.
+ * - merchant and device windows: the process's shared counters (risk/shared-counters.ts), counted in memory as
+ *   decisions commit and shared with other processes through the database about once a second, off the hot path;
+ *   plus this group's own earlier requests.
+ * - the rest (amount, category risk, entry mode, hour, foreign merchant) from the request itself.
+ *
+ * The programme's rules and protections are kept per process and read again when `programs.risk_rules_version`,
+ * which every decision reads with the programme, moves on. Until KYC records where a cardholder lives (issue 10),
+ * the programme's region stands for their country.
+ */
+import type { Database, Transaction } from '../platform/db/database.js';
+import type { Statement } from '../platform/db/statements.js';
+import {
+  assessRisk,
+  type AuthorizationFields,
+  type RiskAssessment,
+  type RiskPolicy,
+} from '../risk/assess.js';
+import { hongKongHour, type EntryMode } from '../risk/feature-tracker.js';
+import { mccRiskClass, type RiskFeatures } from '../risk/features.js';
+import {
+  decodeHolderState,
+  encodeHolderState,
+  holderFeatures,
+  recordHolderAuthorization,
+  type HolderAuthorization,
+  type HolderRiskState,
+} from '../risk/holder-state.js';
+import { loadRiskModelFile, type RiskModel } from '../risk/model.js';
+import { storedProtections } from '../risk/protections.js';
+import { enabledRules } from '../risk/rule-store.js';
+import { RiskCounters, type CounterActivity } from '../risk/shared-counters.js';
+
+/** What a process keeps for risk, per database. */
+export interface RiskMemory {
+  readonly counters: RiskCounters;
+  /** Each programme's rules and protections, with the `risk_rules_version` they were read at. */
+  readonly policies: Map<string, { readonly version: number; readonly policy: RiskPolicy }>;
+}
+
+const memories = new WeakMap<Database, RiskMemory>();
+let model: RiskModel | undefined;
+
+/** The committed model, loaded once per process on first use. */
+export function riskModel(): RiskModel {
+  model ??= loadRiskModelFile();
+  return model;
+}
+
+export function riskMemoryFor(db: Database): RiskMemory {
+  let memory = memories.get(db);
+  if (memory === undefined) {
+    memory = { counters: new RiskCounters(), policies: new Map() };
+    memories.set(db, memory);
+  }
+  return memory;
+}
+
+/** The programmes' policies at the versions the group read; programmes whose version moved on are read again. */
+async function policiesAt(
+  tx: Transaction,
+  memory: RiskMemory,
+  versions: ReadonlyMap<string, number>,
+): Promise<Map<string, RiskPolicy>> {
+  const policies = new Map<string, RiskPolicy>();
+  const stale: string[] = [];
+  for (const [programId, version] of versions) {
+    const kept = memory.policies.get(programId);
+    if (kept !== undefined && kept.version === version) policies.set(programId, kept.policy);
+    else stale.push(programId);
+  }
+  if (stale.length === 0) return policies;
+  const protections = await tx.query<{ id: string; risk_protections: unknown }>(
+    'SELECT id, risk_protections FROM programs WHERE id = ANY($1::text[])',
+    [stale],
+  );
+  const stored = new Map(protections.rows.map((row) => [row.id, row.risk_protections]));
+  for (const programId of stale) {
+    const policy: RiskPolicy = {
+      rules: await enabledRules(tx, programId),
+      protections: storedProtections(stored.get(programId)),
+      model: riskModel(),
+    };
+    // Read under the cardholder locks of this group, after the version the group saw: a change committed in
+    // between is newer than that version, so it is kept under it only until the next decision reads the newer one.
+    memory.policies.set(programId, { version: versions.get(programId) ?? 0, policy });
+    policies.set(programId, policy);
+  }
+  return policies;
+}
+
+/** One request as risk sees it. */
+export interface RiskInput {
+  readonly programId: string;
+  readonly cardId: string;
+  readonly cardholderId: string;
+  /** The programme's region, standing for the cardholder's country. */
+  readonly homeCountry: string;
+  readonly merchantKey: string;
+  readonly merchantCountry: string | null;
+  readonly entryMode: EntryMode;
+  /** The device counters' key (the blind index of the device or IP address), when the channel carried one. */
+  readonly deviceKey: string | null;
+  /** What was asked, in the card's currency. */
+  readonly amount: number;
+  readonly fields: AuthorizationFields;
+}
+
+interface MerchantAdds {
+  count: number;
+  declines: number;
+  newCards: number;
+}
+
+/**
+ * A group's risk: its cardholders' states (changed in memory as the group decides, in its order) and what it
+ * counted, which reaches the shared counters only once the transaction commits.
+ */
+export class GroupRisk {
+  private readonly holders = new Map<
+    string,
+    { programId: string; state: HolderRiskState; changed: boolean }
+  >();
+  private readonly merchants = new Map<string, MerchantAdds>();
+  private readonly devices = new Map<string, number>();
+  private readonly activity: CounterActivity[] = [];
+  /** Cardholders whose stored state could not be read, and started again empty. */
+  discarded = 0;
+
+  private constructor(
+    private readonly memory: RiskMemory,
+    private readonly policies: ReadonlyMap<string, RiskPolicy>,
+    private readonly now: number,
+  ) {}
+
+  /**
+   * `states`: each locked cardholder's stored state (null when they have none yet), with their programme;
+   * `versions`: each programme's `risk_rules_version` as the group read it.
+   */
+  static async start(
+    tx: Transaction,
+    db: Database,
+    states: ReadonlyMap<string, { readonly programId: string; readonly state: Uint8Array | null }>,
+    versions: ReadonlyMap<string, number>,
+    now: Date,
+  ): Promise<GroupRisk> {
+    const memory = riskMemoryFor(db);
+    const group = new GroupRisk(memory, await policiesAt(tx, memory, versions), now.getTime());
+    for (const [cardholderId, stored] of states) {
+      const state = decodeHolderState(stored.state);
+      if (state.discarded) group.discarded += 1;
+      group.holders.set(cardholderId, { programId: stored.programId, state, changed: false });
+    }
+    return group;
+  }
+
+  private holderAuthorization(input: RiskInput, approved: boolean): HolderAuthorization {
+    return {
+      time: this.now,
+      cardId: input.cardId,
+      merchantId: input.merchantKey,
+      merchantCountry: input.merchantCountry ?? '',
+      entryMode: input.entryMode,
+      amount: input.amount,
+      approved,
+    };
+  }
+
+  private holder(input: RiskInput): { programId: string; state: HolderRiskState; changed: boolean } {
+    const holder = this.holders.get(input.cardholderId);
+    if (holder === undefined) throw new Error('risk was asked about a cardholder the group did not lock');
+    return holder;
+  }
+
+  /** The request's features, given everything recorded before it, this group's earlier requests included. */
+  features(input: RiskInput): RiskFeatures {
+    const { state } = this.holder(input);
+    const own = holderFeatures(state, this.holderAuthorization(input, true));
+    const shared = this.memory.counters.merchantFeatures(input.merchantKey, this.now);
+    // This group's earlier requests happened this minute: inside every window.
+    const adds = this.merchants.get(input.merchantKey);
+    const features: Record<string, number | boolean | string> = {
+      amount: input.amount,
+      ...own,
+      merchant_count_1m: shared.merchant_count_1m + (adds?.count ?? 0),
+      merchant_count_1h: shared.merchant_count_1h + (adds?.count ?? 0),
+      merchant_declines_1h: shared.merchant_declines_1h + (adds?.declines ?? 0),
+      merchant_new_cards_1h: shared.merchant_new_cards_1h + (adds?.newCards ?? 0),
+      mcc_risk_class: mccRiskClass(input.fields['merchant.mcc']),
+      foreign_merchant: (input.merchantCountry ?? '') !== input.homeCountry,
+      entry_mode: input.entryMode,
+      local_hour: hongKongHour(this.now),
+    };
+    if (input.deviceKey !== null) {
+      features.device_count_1h =
+        this.memory.counters.deviceCount1h(input.deviceKey, this.now) +
+        (this.devices.get(input.deviceKey) ?? 0);
+    }
+    return features;
+  }
+
+  assess(input: RiskInput): { readonly features: RiskFeatures; readonly assessment: RiskAssessment } {
+    const policy = this.policies.get(input.programId);
+    if (policy === undefined) throw new Error(`no risk policy was read for programme ${input.programId}`);
+    const features = this.features(input);
+    return { features, assessment: assessRisk(policy, features, input.fields) };
+  }
+
+  /** Records a decided request: later requests in the group, and after the commit every decision, count it. */
+  record(input: RiskInput, features: RiskFeatures, approved: boolean): void {
+    const holder = this.holder(input);
+    recordHolderAuthorization(holder.state, this.holderAuthorization(input, approved));
+    holder.changed = true;
+    const newCard = features.first_time_merchant === true;
+    const adds = this.merchants.get(input.merchantKey) ?? { count: 0, declines: 0, newCards: 0 };
+    adds.count += 1;
+    if (!approved) adds.declines += 1;
+    if (newCard) adds.newCards += 1;
+    this.merchants.set(input.merchantKey, adds);
+    if (input.deviceKey !== null)
+      this.devices.set(input.deviceKey, (this.devices.get(input.deviceKey) ?? 0) + 1);
+    this.activity.push({
+      merchantKey: input.merchantKey,
+      deviceKey: input.deviceKey,
+      at: this.now,
+      declined: !approved,
+      newCard,
+    });
+  }
+
+  /** The changed cardholder states' upsert, in cardholder id order (the order their locks were taken). */
+  statement(): Statement | undefined {
+    const rows = [...this.holders]
+      .filter(([, holder]) => holder.changed)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([cardholderId, holder]) => ({
+        cardholder_id: cardholderId,
+        program_id: holder.programId,
+        state: encodeHolderState(holder.state).toString('base64'),
+      }));
+    if (rows.length === 0) return undefined;
+    return {
+      sql: `INSERT INTO risk_cardholder_states (cardholder_id, program_id, state, updated_at)
+        SELECT cardholder_id, program_id, decode(state, 'base64'), $2
+        FROM json_to_recordset($1::json) AS r(cardholder_id text, program_id text, state text)
+        ON CONFLICT (cardholder_id) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at`,
+      params: [JSON.stringify(rows), new Date(this.now)],
+    };
+  }
+
+  /** Has the shared counters count this group's requests once its transaction commits, and never otherwise. */
+  countOnCommit(tx: Transaction): void {
+    if (this.activity.length === 0) return;
+    const { counters } = this.memory;
+    const activity = this.activity;
+    tx.afterCommit(() => counters.add(activity));
+  }
+}
