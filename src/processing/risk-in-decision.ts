@@ -24,7 +24,7 @@ import {
   type RiskPolicy,
 } from '../risk/assess.js';
 import { hongKongHour, type EntryMode } from '../risk/feature-tracker.js';
-import { mccRiskClass, type RiskFeatures } from '../risk/features.js';
+import { WINDOWS, mccRiskClass, type RiskFeatures } from '../risk/features.js';
 import {
   decodeHolderState,
   encodeHolderState,
@@ -36,7 +36,12 @@ import {
 import { loadRiskModelFile, type RiskModel } from '../risk/model.js';
 import { storedProtections } from '../risk/protections.js';
 import { enabledRules } from '../risk/rule-store.js';
-import { RiskCounters, type CounterActivity } from '../risk/shared-counters.js';
+import {
+  RiskCounters,
+  type CounterActivity,
+  type DeviceFeatures,
+  type MerchantFeatures,
+} from '../risk/shared-counters.js';
 
 /** What a process keeps for risk, per database. */
 export interface RiskMemory {
@@ -113,10 +118,38 @@ export interface RiskInput {
   readonly fields: AuthorizationFields;
 }
 
-interface MerchantAdds {
-  count: number;
-  declines: number;
-  newCards: number;
+/** A group's own earlier requests at one merchant or device, by feature name: added to every window's value. */
+type GroupAdds = Map<string, number>;
+
+function countedIn(
+  adds: GroupAdds | undefined,
+  scope: 'merchant' | 'device',
+  amount: number,
+  approved: boolean,
+  newCard: boolean,
+): GroupAdds {
+  const counted = adds ?? new Map<string, number>();
+  const add = (name: string, value: number) => counted.set(name, (counted.get(name) ?? 0) + value);
+  for (const window of WINDOWS) {
+    add(`${scope}_count_${window}`, 1);
+    add(`${scope}_amount_${window}`, amount);
+    if (!approved) add(`${scope}_declines_${window}`, 1);
+  }
+  if (newCard) {
+    add('merchant_new_cards_1h', 1);
+    add('merchant_new_cards_24h', 1);
+  }
+  return counted;
+}
+
+/** The shared counters' values with the group's own adds on top, into `features`. */
+function addCounts(
+  features: Record<string, number | boolean | string>,
+  shared: MerchantFeatures | DeviceFeatures,
+  adds: GroupAdds | undefined,
+): void {
+  const values: Readonly<Record<string, number>> = { ...shared };
+  for (const name in values) features[name] = (values[name] ?? 0) + (adds?.get(name) ?? 0);
 }
 
 /**
@@ -128,8 +161,8 @@ export class GroupRisk {
     string,
     { programId: string; state: HolderRiskState; changed: boolean }
   >();
-  private readonly merchants = new Map<string, MerchantAdds>();
-  private readonly devices = new Map<string, number>();
+  private readonly merchants = new Map<string, GroupAdds>();
+  private readonly devices = new Map<string, GroupAdds>();
   private readonly activity: CounterActivity[] = [];
   /** Cardholders whose stored state could not be read, and started again empty. */
   discarded = 0;
@@ -182,26 +215,26 @@ export class GroupRisk {
   /** The request's features, given everything recorded before it, this group's earlier requests included. */
   features(input: RiskInput): RiskFeatures {
     const { state } = this.holder(input);
-    const own = holderFeatures(state, this.holderAuthorization(input, true));
-    const shared = this.memory.counters.merchantFeatures(input.merchantKey, this.now);
-    // This group's earlier requests happened this minute: inside every window.
-    const adds = this.merchants.get(input.merchantKey);
     const features: Record<string, number | boolean | string> = {
       amount: input.amount,
-      ...own,
-      merchant_count_1m: shared.merchant_count_1m + (adds?.count ?? 0),
-      merchant_count_1h: shared.merchant_count_1h + (adds?.count ?? 0),
-      merchant_declines_1h: shared.merchant_declines_1h + (adds?.declines ?? 0),
-      merchant_new_cards_1h: shared.merchant_new_cards_1h + (adds?.newCards ?? 0),
       mcc_risk_class: mccRiskClass(input.fields['merchant.mcc']),
       foreign_merchant: (input.merchantCountry ?? '') !== input.homeCountry,
       entry_mode: input.entryMode,
       local_hour: hongKongHour(this.now),
     };
+    Object.assign(features, holderFeatures(state, this.holderAuthorization(input, true)));
+    // This group's earlier requests happened this minute: inside every window.
+    addCounts(
+      features,
+      this.memory.counters.merchantFeatures(input.merchantKey, this.now),
+      this.merchants.get(input.merchantKey),
+    );
     if (input.deviceKey !== null) {
-      features.device_count_1h =
-        this.memory.counters.deviceCount1h(input.deviceKey, this.now) +
-        (this.devices.get(input.deviceKey) ?? 0);
+      addCounts(
+        features,
+        this.memory.counters.deviceFeatures(input.deviceKey, this.now),
+        this.devices.get(input.deviceKey),
+      );
     }
     return features;
   }
@@ -219,17 +252,22 @@ export class GroupRisk {
     recordHolderAuthorization(holder.state, this.holderAuthorization(input, approved));
     holder.changed = true;
     const newCard = features.first_time_merchant === true;
-    const adds = this.merchants.get(input.merchantKey) ?? { count: 0, declines: 0, newCards: 0 };
-    adds.count += 1;
-    if (!approved) adds.declines += 1;
-    if (newCard) adds.newCards += 1;
-    this.merchants.set(input.merchantKey, adds);
-    if (input.deviceKey !== null)
-      this.devices.set(input.deviceKey, (this.devices.get(input.deviceKey) ?? 0) + 1);
+    const amount = approved ? input.amount : 0;
+    this.merchants.set(
+      input.merchantKey,
+      countedIn(this.merchants.get(input.merchantKey), 'merchant', amount, approved, newCard),
+    );
+    if (input.deviceKey !== null) {
+      this.devices.set(
+        input.deviceKey,
+        countedIn(this.devices.get(input.deviceKey), 'device', amount, approved, false),
+      );
+    }
     this.activity.push({
       merchantKey: input.merchantKey,
       deviceKey: input.deviceKey,
       at: this.now,
+      amount,
       declined: !approved,
       newCard,
     });
@@ -237,21 +275,21 @@ export class GroupRisk {
 
   /** The changed cardholder states' upsert, in cardholder id order (the order their locks were taken). */
   statement(): Statement | undefined {
-    const rows = [...this.holders]
+    const changed = [...this.holders]
       .filter(([, holder]) => holder.changed)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([cardholderId, holder]) => ({
-        cardholder_id: cardholderId,
-        program_id: holder.programId,
-        state: encodeHolderState(holder.state).toString('base64'),
-      }));
-    if (rows.length === 0) return undefined;
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    if (changed.length === 0) return undefined;
     return {
       sql: `INSERT INTO risk_cardholder_states (cardholder_id, program_id, state, updated_at)
-        SELECT cardholder_id, program_id, decode(state, 'base64'), $2
-        FROM json_to_recordset($1::json) AS r(cardholder_id text, program_id text, state text)
+        SELECT r.cardholder_id, r.program_id, r.state, $4
+        FROM unnest($1::text[], $2::text[], $3::bytea[]) AS r(cardholder_id, program_id, state)
         ON CONFLICT (cardholder_id) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at`,
-      params: [JSON.stringify(rows), new Date(this.now)],
+      params: [
+        changed.map(([cardholderId]) => cardholderId),
+        changed.map(([, holder]) => holder.programId),
+        changed.map(([, holder]) => encodeHolderState(holder.state)),
+        new Date(this.now),
+      ],
     };
   }
 

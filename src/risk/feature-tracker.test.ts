@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURE_NAMES, featureVector } from './features.js';
+import { FEATURE_NAMES, featureVector, windowedFeatureName, WINDOWS } from './features.js';
 import {
   FeatureTracker,
   MINUTES_SINCE_LAST_CAP,
@@ -11,6 +11,8 @@ import { isImpossibleTravel, minimumTravelMs } from './travel.js';
 const T0 = Date.UTC(2025, 0, 6, 2); // 10:00 in Hong Kong
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const DEVICE_FEATURES = FEATURE_NAMES.filter((name) => name.startsWith('device_'));
 
 function auth(overrides: Partial<AuthorizationEvent> & { readonly at: number }): AuthorizationEvent {
   const { at, ...rest } = overrides;
@@ -43,7 +45,7 @@ function last<T>(items: readonly T[]): T {
 }
 
 describe('FeatureTracker', () => {
-  it('gives a first authorization empty history and every catalogue feature but the device count', () => {
+  it('gives a first authorization empty history and every catalogue feature but the device ones', () => {
     const [first] = run([auth({ at: 0 })]);
     expect(first).toMatchObject({
       amount: 10_000,
@@ -62,11 +64,15 @@ describe('FeatureTracker', () => {
       entry_mode: 'contactless',
       local_hour: 10,
     });
+    expect(DEVICE_FEATURES).toHaveLength(12);
     expect(Object.keys(first ?? {}).sort()).toEqual(
-      FEATURE_NAMES.filter((name) => name !== 'device_count_1h').sort(),
+      FEATURE_NAMES.filter((name) => !DEVICE_FEATURES.includes(name)).sort(),
     );
     const vector = featureVector(first ?? {});
-    expect(FEATURE_NAMES.filter((_, i) => Number.isNaN(vector[i] ?? NaN))).toEqual(['device_count_1h']);
+    expect(FEATURE_NAMES.filter((_, i) => Number.isNaN(vector[i] ?? NaN))).toEqual(DEVICE_FEATURES);
+    // With a device, every feature of the catalogue.
+    const [online] = run([auth({ at: 0, entryMode: 'ecommerce', deviceId: 'ip_1' })]);
+    expect(Object.keys(online ?? {})).toEqual(FEATURE_NAMES);
   });
 
   it('counts only what came before, inside windows that end at the authorization (t - W < s)', () => {
@@ -114,6 +120,64 @@ describe('FeatureTracker', () => {
     });
   });
 
+  it('counts, sums and counts declines over every window for every scope', () => {
+    const other = { cardId: 'card_b', cardholderId: 'ch_b' };
+    const features = run([
+      auth({ at: 0, amount: 1_000, deviceId: 'ip_1' }),
+      auth({ at: 3 * DAY, amount: 2_000, approved: false, deviceId: 'ip_1' }),
+      auth({ at: 3 * DAY, amount: 4_000, cardId: 'card_a2', deviceId: 'ip_1' }), // the cardholder's other card
+      auth({ at: 7 * DAY - 2 * HOUR, amount: 8_000, ...other, deviceId: 'ip_1' }), // another cardholder
+      auth({ at: 7 * DAY - 30 * MINUTE, amount: 16_000, approved: false, ...other, merchantId: 'acq_2' }),
+      auth({ at: 7 * DAY - 30_000, amount: 32_000, deviceId: 'ip_1' }),
+      auth({ at: 7 * DAY - 1, amount: 64_000, deviceId: 'ip_1' }),
+    ]);
+    const byWindow = (
+      f: Readonly<Record<string, unknown>>,
+      scope: 'card' | 'cardholder' | 'merchant' | 'device',
+    ) =>
+      Object.fromEntries(
+        (['count', 'amount', 'declines'] as const).map((measure) => [
+          measure,
+          WINDOWS.map((window) => f[windowedFeatureName(scope, measure, window)]),
+        ]),
+      );
+    // The last: at 7 days - 1 ms; the first (at 0) is just inside 7 days.
+    const lastFeatures = last(features);
+    expect(byWindow(lastFeatures, 'card')).toEqual({
+      count: [1, 1, 1, 3],
+      amount: [32_000, 32_000, 32_000, 33_000],
+      declines: [0, 0, 0, 1],
+    });
+    expect(byWindow(lastFeatures, 'cardholder')).toEqual({
+      count: [1, 1, 1, 4],
+      amount: [32_000, 32_000, 32_000, 37_000],
+      declines: [0, 0, 0, 1],
+    });
+    expect(byWindow(lastFeatures, 'merchant')).toEqual({
+      count: [1, 1, 2, 5],
+      amount: [32_000, 32_000, 40_000, 45_000],
+      declines: [0, 0, 0, 1],
+    });
+    expect(byWindow(lastFeatures, 'device')).toEqual({
+      count: [1, 1, 2, 5],
+      amount: [32_000, 32_000, 40_000, 45_000],
+      declines: [0, 0, 0, 1],
+    });
+    expect(lastFeatures).toMatchObject({ merchant_new_cards_1h: 0, merchant_new_cards_24h: 1 });
+    // Card b's decline at another merchant, without a device: its merchant's and no device features.
+    expect(byWindow(features[4] ?? {}, 'merchant')).toEqual({
+      count: [0, 0, 0, 0],
+      amount: [0, 0, 0, 0],
+      declines: [0, 0, 0, 0],
+    });
+    expect(byWindow(features[4] ?? {}, 'cardholder')).toEqual({
+      count: [0, 0, 1, 1],
+      amount: [0, 0, 8_000, 8_000],
+      declines: [0, 0, 0, 0],
+    });
+    expect(byWindow(last(features), 'cardholder').declines).toEqual([0, 0, 0, 1]);
+  });
+
   it("compares the amount with the cardholder's average approved amount over 7 days, across their cards", () => {
     const features = run([
       auth({ at: 0, amount: 10_000 }),
@@ -157,7 +221,7 @@ describe('FeatureTracker', () => {
     ]);
   });
 
-  it('counts a device across cards, and leaves the count out when there is no device', () => {
+  it('counts a device across cards, and leaves its features out when there is no device', () => {
     const features = run([
       auth({ at: 0, entryMode: 'ecommerce', deviceId: 'ip_1' }),
       auth({ at: MINUTE, cardId: 'card_b', cardholderId: 'ch_b', entryMode: 'ecommerce', deviceId: 'ip_1' }),
@@ -171,7 +235,13 @@ describe('FeatureTracker', () => {
       auth({ at: 3 * MINUTE, entryMode: 'chip' }),
     ]);
     expect(features.slice(0, 3).map((f) => f.device_count_1h)).toEqual([0, 1, 2]);
-    expect('device_count_1h' in (features[3] ?? {})).toBe(false);
+    expect(features[2]).toMatchObject({
+      device_count_1m: 0,
+      device_count_24h: 2,
+      device_amount_1h: 20_000,
+      device_declines_7d: 0,
+    });
+    expect(DEVICE_FEATURES.filter((name) => name in (features[3] ?? {}))).toEqual([]);
   });
 
   it('flags card-present use in another country sooner than travel allows', () => {

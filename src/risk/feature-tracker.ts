@@ -1,8 +1,13 @@
 import {
   ENTRY_MODE_CODES,
+  FEATURE_MEASURES,
+  NEW_CARD_WINDOWS,
   WINDOWS,
   WINDOW_MS,
   mccRiskClass,
+  windowedFeatureName,
+  type FeatureMeasure,
+  type FeatureScope,
   type FeatureWindow,
   type RiskFeatures,
 } from './features.js';
@@ -16,11 +21,13 @@ import { isImpossibleTravel } from './travel.js';
  * - Windows. An earlier authorization counts in a window of length W of an authorization at time t when its time
  *   s satisfies t - W < s <= t and it came earlier in the stream: it never counts itself, and of two at the same
  *   millisecond the first counts for the second.
- * - `*_amount_*` sums approved amounts only; `*_count_*` counts approved and declined; `*_declines_*` declined.
+ * - Every scope (card, cardholder, merchant, device) has `*_count_*`, `*_amount_*` and `*_declines_*` over every
+ *   window (1m, 1h, 24h, 7d). `*_count_*` counts approved and declined; `*_amount_*` sums the amounts asked of
+ *   approved ones only; `*_declines_*` counts declined ones.
  * - `amount_ratio`: the amount over the cardholder's average approved amount in the last 7 days (all of their
  *   cards); 1 when they had no approved authorization in that window.
- * - `merchant_new_cards_1h`: authorizations at the merchant in the last hour that were their card's first at that
- *   merchant (whose own `first_time_merchant` was true).
+ * - `merchant_new_cards_1h` and `merchant_new_cards_24h`: authorizations at the merchant in the window that were
+ *   their card's first at that merchant (whose own `first_time_merchant` was true).
  * - `first_time_merchant`, `country_changed` and `impossible_travel` look at the card's whole history, approved or
  *   declined: a declined attempt still says where the card (or its copy) was.
  * - `minutes_since_last`: fractional minutes since the card's previous authorization, at most 10,080; 10,080 when
@@ -28,8 +35,8 @@ import { isImpossibleTravel } from './travel.js';
  * - `impossible_travel`: card present (contactless, chip or magstripe; not e-commerce or keyed) in a country other
  *   than that of the card's previous card-present authorization, sooner than the minimum travel time between the
  *   two (travel.ts). False when the card has no earlier card-present authorization.
- * - `device_count_1h` is left out (missing, which the model handles) when the authorization carries no device or
- *   IP address, as card-present ones do not: no device is not the same as a device never seen.
+ * - Every `device_*` feature is left out (missing, which the model handles) when the authorization carries no
+ *   device or IP address, as card-present ones do not: no device is not the same as a device never seen.
  * - `local_hour`: the hour in Asia/Hong_Kong (UTC+8, no daylight saving).
  */
 
@@ -119,6 +126,18 @@ class WindowedHistory {
     }
   }
 
+  /** A grid feature's value: `count`, `amount` or `declines` over the window. */
+  measure(measure: FeatureMeasure, window: FeatureWindow): number {
+    switch (measure) {
+      case 'count':
+        return this.count(window);
+      case 'amount':
+        return this.amount(window);
+      case 'declines':
+        return this.declineCount(window);
+    }
+  }
+
   count(window: FeatureWindow): number {
     return this.counts[WINDOW_INDEX[window]] ?? 0;
   }
@@ -149,6 +168,36 @@ class WindowedHistory {
     this.newCard = this.newCard.slice(drop);
     for (let w = 0; w < WINDOW_COUNT; w += 1) this.heads[w] = (this.heads[w] ?? 0) - drop;
   }
+}
+
+interface WindowedFeature {
+  readonly name: string;
+  readonly measure: FeatureMeasure;
+  readonly window: FeatureWindow;
+}
+
+/** A scope's grid features in catalogue order (by measure, then window), named once rather than per authorization. */
+function windowedFeaturesOf(scope: FeatureScope): readonly WindowedFeature[] {
+  return FEATURE_MEASURES.flatMap((measure) =>
+    WINDOWS.map((window) => ({ name: windowedFeatureName(scope, measure, window), measure, window })),
+  );
+}
+
+const WINDOWED_FEATURES: Readonly<Record<FeatureScope, readonly WindowedFeature[]>> = {
+  card: windowedFeaturesOf('card'),
+  cardholder: windowedFeaturesOf('cardholder'),
+  merchant: windowedFeaturesOf('merchant'),
+  device: windowedFeaturesOf('device'),
+};
+
+/** A scope's counts, approved amounts and declines over every window, into `features`. */
+function addWindowed(
+  features: Record<string, number | boolean | string>,
+  scope: FeatureScope,
+  history: WindowedHistory,
+): void {
+  for (const { name, measure, window } of WINDOWED_FEATURES[scope])
+    features[name] = history.measure(measure, window);
 }
 
 interface CardState {
@@ -200,45 +249,32 @@ export class FeatureTracker {
     const features: Record<string, number | boolean | string> = {
       amount: auth.amount,
       amount_ratio: averageAmount > 0 ? auth.amount / averageAmount : 1,
-      card_count_1m: card.history.count('1m'),
-      card_count_1h: card.history.count('1h'),
-      card_count_24h: card.history.count('24h'),
-      card_count_7d: card.history.count('7d'),
-      card_amount_1h: card.history.amount('1h'),
-      card_amount_24h: card.history.amount('24h'),
-      card_amount_7d: card.history.amount('7d'),
-      card_declines_1h: card.history.declineCount('1h'),
-      card_declines_24h: card.history.declineCount('24h'),
-      cardholder_count_1h: cardholder.count('1h'),
-      cardholder_count_24h: cardholder.count('24h'),
-      cardholder_count_7d: cardholder.count('7d'),
-      cardholder_amount_24h: cardholder.amount('24h'),
-      cardholder_declines_24h: cardholder.declineCount('24h'),
-      merchant_count_1m: merchant.count('1m'),
-      merchant_count_1h: merchant.count('1h'),
-      merchant_declines_1h: merchant.declineCount('1h'),
-      merchant_new_cards_1h: merchant.newCardCount('1h'),
-      minutes_since_last:
-        card.lastTime === undefined
-          ? MINUTES_SINCE_LAST_CAP
-          : Math.min(MINUTES_SINCE_LAST_CAP, (auth.time - card.lastTime) / 60_000),
-      first_time_merchant: !card.merchants.has(auth.merchantId),
-      mcc_risk_class: mccRiskClass(auth.mcc),
-      foreign_merchant: auth.merchantCountry !== auth.cardholderCountry,
-      country_changed: card.lastCountry !== undefined && card.lastCountry !== auth.merchantCountry,
-      impossible_travel:
-        cardPresent &&
-        card.lastPresentTime !== undefined &&
-        card.lastPresentCountry !== undefined &&
-        isImpossibleTravel(card.lastPresentCountry, auth.merchantCountry, auth.time - card.lastPresentTime),
-      entry_mode: auth.entryMode,
-      local_hour: hongKongHour(auth.time),
     };
+    addWindowed(features, 'card', card.history);
+    addWindowed(features, 'cardholder', cardholder);
+    addWindowed(features, 'merchant', merchant);
     if (auth.deviceId !== null) {
       const device = historyOf(this.devices, auth.deviceId);
       device.advanceTo(auth.time);
-      features.device_count_1h = device.count('1h');
+      addWindowed(features, 'device', device);
     }
+    for (const window of NEW_CARD_WINDOWS)
+      features[`merchant_new_cards_${window}`] = merchant.newCardCount(window);
+    features.minutes_since_last =
+      card.lastTime === undefined
+        ? MINUTES_SINCE_LAST_CAP
+        : Math.min(MINUTES_SINCE_LAST_CAP, (auth.time - card.lastTime) / 60_000);
+    features.first_time_merchant = !card.merchants.has(auth.merchantId);
+    features.mcc_risk_class = mccRiskClass(auth.mcc);
+    features.foreign_merchant = auth.merchantCountry !== auth.cardholderCountry;
+    features.country_changed = card.lastCountry !== undefined && card.lastCountry !== auth.merchantCountry;
+    features.impossible_travel =
+      cardPresent &&
+      card.lastPresentTime !== undefined &&
+      card.lastPresentCountry !== undefined &&
+      isImpossibleTravel(card.lastPresentCountry, auth.merchantCountry, auth.time - card.lastPresentTime);
+    features.entry_mode = auth.entryMode;
+    features.local_hour = hongKongHour(auth.time);
     return features;
   }
 

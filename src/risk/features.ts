@@ -4,20 +4,25 @@
  * trained on and the engine that computes them in production all agree. Every count and amount is of what came
  * BEFORE the authorization being decided (it does not count itself), over a window that ends at its time.
  *
+ * The windowed features are a full grid: for each scope (`card`; `cardholder`, all of their cards; `merchant`, the
+ * acceptor, every card; `device`, the device fingerprint or IP address, every card) and each window (`1m`, `1h`,
+ * `24h`, `7d`), `${scope}_count_${window}`, `${scope}_amount_${window}` and `${scope}_declines_${window}`; and
+ * `merchant_new_cards_1h` and `merchant_new_cards_24h`.
+ *
  * The definitions in full, which the reference computation (feature-tracker.ts) implements and any other
  * computation must match:
  * - A window of length W for an authorization at time t holds the earlier authorizations at times s with
  *   t - W < s <= t: of two in the same millisecond, the first counts for the second.
- * - `*_count_*` counts approved and declined authorizations; `*_amount_*` sums approved amounts; `*_declines_*`
- *   counts declined ones.
- * - `merchant_new_cards_1h` counts the merchant's authorizations in the hour that were their card's first there.
+ * - `*_count_*` counts approved and declined authorizations; `*_amount_*` sums the amounts asked of approved ones
+ *   (card currency minor units); `*_declines_*` counts declined ones.
+ * - `merchant_new_cards_*` counts the merchant's authorizations in the window that were their card's first there.
  * - `first_time_merchant`, `country_changed` and `impossible_travel` look at the card's history, approved or
  *   declined: a declined attempt still says where the card, or a copy of it, was.
  * - `impossible_travel` follows travel.ts: card present (contactless, chip or magstripe) in a country other than
  *   that of the card's previous card-present authorization, sooner than the minimum travel time between the two.
- * - `minutes_since_last` is fractional; `device_count_1h` is missing when the authorization carries no device or
- *   IP address (no device is not a device never seen); `local_hour` is Hong Kong's (UTC+8), the zone the model
- *   was trained in.
+ * - `minutes_since_last` is fractional; every `device_*` feature is missing when the authorization carries no
+ *   device or IP address (no device is not a device never seen); `local_hour` is Hong Kong's (UTC+8), the zone the
+ *   model was trained in.
  */
 
 /** The windows counts and amounts are kept over. */
@@ -81,26 +86,77 @@ export interface FeatureDefinition {
   readonly description: string;
 }
 
-const count = (scope: string, window: FeatureWindow, what: string): FeatureDefinition => ({
-  name: `${scope}_${what === 'authorizations' ? 'count' : what}_${window}`,
-  kind: 'number',
-  description: `${scopeText(scope)}: ${what === 'authorizations' ? 'authorizations (approved or declined)' : what === 'amount' ? 'approved amount, card currency minor units' : what === 'declines' ? 'declined authorizations' : 'authorizations by cards new to the merchant'} in the last ${window}`,
-});
+/** Whose authorizations a windowed feature counts. */
+export const FEATURE_SCOPES = ['card', 'cardholder', 'merchant', 'device'] as const;
+export type FeatureScope = (typeof FEATURE_SCOPES)[number];
 
-function scopeText(scope: string): string {
-  switch (scope) {
-    case 'card':
-      return 'This card';
-    case 'cardholder':
-      return "All of the cardholder's cards";
-    case 'merchant':
-      return 'This merchant (acceptor), every card';
-    default:
-      return 'This device or IP address, every card';
-  }
+/** What a windowed feature measures over its scope's authorizations in the window. */
+export const FEATURE_MEASURES = ['count', 'amount', 'declines'] as const;
+export type FeatureMeasure = (typeof FEATURE_MEASURES)[number];
+
+/** The name of a grid feature: `${scope}_${measure}_${window}`, e.g. `card_count_1h`. */
+export function windowedFeatureName(
+  scope: FeatureScope,
+  measure: FeatureMeasure,
+  window: FeatureWindow,
+): string {
+  return `${scope}_${measure}_${window}`;
 }
 
-/** The catalogue, in the order of the model's input vector. */
+const SCOPE_TEXT: Readonly<Record<FeatureScope, string>> = {
+  card: 'This card',
+  cardholder: "All of the cardholder's cards",
+  merchant: 'This merchant (acceptor), every card',
+  device: 'This device or IP address, every card',
+};
+
+const MEASURE_TEXT: Readonly<Record<FeatureMeasure, string>> = {
+  count: 'authorizations (approved or declined)',
+  amount: 'approved amounts',
+  declines: 'declined authorizations',
+};
+
+const WINDOW_TEXT: Readonly<Record<FeatureWindow, string>> = {
+  '1m': 'minute',
+  '1h': 'hour',
+  '24h': '24 hours',
+  '7d': '7 days',
+};
+
+/** What follows the window in a description, by measure and scope. */
+function descriptionNotes(scope: FeatureScope, measure: FeatureMeasure): string {
+  const units = measure === 'amount' ? ' (as asked, card currency minor units)' : '';
+  const device = scope === 'device' ? '; missing when the authorization carries no device or IP address' : '';
+  return `${units}${device}`;
+}
+
+function windowed(scope: FeatureScope, measure: FeatureMeasure, window: FeatureWindow): FeatureDefinition {
+  return {
+    name: windowedFeatureName(scope, measure, window),
+    kind: 'number',
+    description: `${SCOPE_TEXT[scope]}: ${MEASURE_TEXT[measure]} in the last ${WINDOW_TEXT[window]}${descriptionNotes(scope, measure)}`,
+  };
+}
+
+/** Each scope's count, amount and declines over each window: by scope, then measure, then window. */
+const WINDOWED_FEATURES: readonly FeatureDefinition[] = FEATURE_SCOPES.flatMap((scope) =>
+  FEATURE_MEASURES.flatMap((measure) => WINDOWS.map((window) => windowed(scope, measure, window))),
+);
+
+/** The windows `merchant_new_cards_*` is kept over. */
+export const NEW_CARD_WINDOWS = ['1h', '24h'] as const satisfies readonly FeatureWindow[];
+
+const NEW_CARD_FEATURES: readonly FeatureDefinition[] = NEW_CARD_WINDOWS.map((window) => ({
+  name: `merchant_new_cards_${window}`,
+  kind: 'number',
+  description: `This merchant (acceptor): authorizations in the last ${WINDOW_TEXT[window]} that were their card's first there`,
+}));
+
+/**
+ * The catalogue, in the order of the model's input vector: the amount and its ratio; the grid (card, cardholder,
+ * merchant, device; within each, counts, amounts, declines; within each, 1m, 1h, 24h, 7d); the merchant's new
+ * cards; then the card's history and the authorization's context.
+ */
 export const FEATURES: readonly FeatureDefinition[] = [
   { name: 'amount', kind: 'number', description: 'The amount asked, card currency minor units' },
   {
@@ -109,16 +165,8 @@ export const FEATURES: readonly FeatureDefinition[] = [
     description:
       "The amount against the cardholder's average approved amount over 7 days (1 with no history there)",
   },
-  ...WINDOWS.map((window) => count('card', window, 'authorizations')),
-  ...(['1h', '24h', '7d'] as const).map((window) => count('card', window, 'amount')),
-  ...(['1h', '24h'] as const).map((window) => count('card', window, 'declines')),
-  ...(['1h', '24h', '7d'] as const).map((window) => count('cardholder', window, 'authorizations')),
-  count('cardholder', '24h', 'amount'),
-  count('cardholder', '24h', 'declines'),
-  ...(['1m', '1h'] as const).map((window) => count('merchant', window, 'authorizations')),
-  count('merchant', '1h', 'declines'),
-  count('merchant', '1h', 'new_cards'),
-  count('device', '1h', 'authorizations'),
+  ...WINDOWED_FEATURES,
+  ...NEW_CARD_FEATURES,
   {
     name: 'minutes_since_last',
     kind: 'number',

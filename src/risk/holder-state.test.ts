@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ENTRY_MODE_CODES } from './features.js';
+import { ENTRY_MODE_CODES, FEATURE_MEASURES, FEATURE_NAMES as CATALOGUE, WINDOWS } from './features.js';
 import { FeatureTracker, MINUTES_SINCE_LAST_CAP, type EntryMode } from './feature-tracker.js';
 import {
   HOLDER_STATE_VERSION,
@@ -24,27 +24,17 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const WEEK = 7 * DAY;
 
+/** Every feature the state gives: the card and cardholder grid, then the rest. */
 const FEATURE_NAMES = [
   'amount_ratio',
-  'card_count_1m',
-  'card_count_1h',
-  'card_count_24h',
-  'card_count_7d',
-  'card_amount_1h',
-  'card_amount_24h',
-  'card_amount_7d',
-  'card_declines_1h',
-  'card_declines_24h',
-  'cardholder_count_1h',
-  'cardholder_count_24h',
-  'cardholder_count_7d',
-  'cardholder_amount_24h',
-  'cardholder_declines_24h',
+  ...(['card', 'cardholder'] as const).flatMap((scope) =>
+    FEATURE_MEASURES.flatMap((measure) => WINDOWS.map((window) => `${scope}_${measure}_${window}` as const)),
+  ),
   'minutes_since_last',
   'first_time_merchant',
   'country_changed',
   'impossible_travel',
-] as const satisfies readonly (keyof HolderFeatures)[];
+] satisfies readonly (keyof HolderFeatures)[];
 
 function auth(overrides: Partial<HolderAuthorization> & { readonly at: number }): HolderAuthorization {
   const { at, ...rest } = overrides;
@@ -75,6 +65,15 @@ function roundTrip(state: HolderRiskState): HolderRiskState {
 }
 
 describe('holder risk state', () => {
+  it('gives every card and cardholder feature of the catalogue', () => {
+    const scoped = CATALOGUE.filter((name) => name.startsWith('card_') || name.startsWith('cardholder_'));
+    expect(scoped).toHaveLength(24);
+    expect(FEATURE_NAMES).toEqual(expect.arrayContaining(scoped));
+    expect(Object.keys(holderFeatures(emptyHolderState(), auth({ at: 0 }))).sort()).toEqual(
+      [...FEATURE_NAMES].sort(),
+    );
+  });
+
   it('computes the same features as the reference tracker over random streams', () => {
     const cards = ['card_01JXA0000000000000000000AA', 'card_01JXB0000000000000000000BB', 'card_é', 'c'];
     const merchants = ['acq_1', 'acq_2', 'acq_3', 'Café Wing|HK', 'Shop|JP', 'acq_6'];
@@ -147,11 +146,22 @@ describe('holder risk state', () => {
       card_amount_24h: 4_000,
       card_declines_1h: 0,
       card_declines_24h: 1,
+      card_declines_7d: 1,
+      cardholder_count_1m: 0,
       cardholder_count_7d: 3,
+      cardholder_amount_1h: 3_000,
+      cardholder_amount_7d: 4_000,
+      cardholder_declines_1h: 0,
+      cardholder_declines_7d: 1,
       amount_ratio: 4_000 / 2_000,
     });
     // Same millisecond: the first counts for the second.
-    expect(holderFeatures(state, auth({ at: HOUR })).card_count_1m).toBe(1);
+    expect(holderFeatures(state, auth({ at: HOUR }))).toMatchObject({
+      card_count_1m: 1,
+      card_amount_1m: 3_000,
+      cardholder_count_1m: 1,
+      cardholder_amount_1m: 3_000,
+    });
     // An empty state.
     expect(holderFeatures(emptyHolderState(), auth({ at: 0 }))).toMatchObject({
       amount_ratio: 1,

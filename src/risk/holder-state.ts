@@ -1,11 +1,12 @@
-import { WINDOW_MS } from './features.js';
+import { WINDOW_MS, type FeatureMeasure, type FeatureWindow } from './features.js';
 import { MINUTES_SINCE_LAST_CAP, isCardPresent, type EntryMode } from './feature-tracker.js';
 import { isImpossibleTravel } from './travel.js';
 
 /**
  * One cardholder's risk memory: a compact state of their recent authorizations (all of their cards), from which
- * the card- and cardholder-scoped features are computed as the reference tracker (feature-tracker.ts) computes
- * them, within the caps below. Production keeps it as one `bytea` per cardholder, read under the cardholder's
+ * the card- and cardholder-scoped features (`HolderFeatures`: every `card_*` and `cardholder_*` count, amount and
+ * declines over 1m, 1h, 24h and 7d, `amount_ratio` and the card's history) are computed as the reference tracker
+ * (feature-tracker.ts) computes them, within the caps below, in one pass over the events. Production keeps it as one `bytea` per cardholder, read under the cardholder's
  * lock and rewritten in the decision's transaction: decode, `holderFeatures`, `recordHolderAuthorization`, encode.
  *
  * Definitions are the tracker's (read its header): a window of length W at time t holds the recorded
@@ -85,23 +86,15 @@ export interface HolderAuthorization {
   readonly approved: boolean;
 }
 
+/** The scopes a cardholder's state answers for: the card's own and the cardholder's (all of their cards). */
+export type HolderScope = 'card' | 'cardholder';
+
+/** The grid features (features.ts) of the card and cardholder scopes: count, amount and declines over every window. */
+export type HolderWindowedFeatureName = `${HolderScope}_${FeatureMeasure}_${FeatureWindow}`;
+
 /** The card- and cardholder-scoped features, named and valued as the catalogue (features.ts) and tracker give them. */
-export interface HolderFeatures {
+export interface HolderFeatures extends Readonly<Record<HolderWindowedFeatureName, number>> {
   readonly amount_ratio: number;
-  readonly card_count_1m: number;
-  readonly card_count_1h: number;
-  readonly card_count_24h: number;
-  readonly card_count_7d: number;
-  readonly card_amount_1h: number;
-  readonly card_amount_24h: number;
-  readonly card_amount_7d: number;
-  readonly card_declines_1h: number;
-  readonly card_declines_24h: number;
-  readonly cardholder_count_1h: number;
-  readonly cardholder_count_24h: number;
-  readonly cardholder_count_7d: number;
-  readonly cardholder_amount_24h: number;
-  readonly cardholder_declines_24h: number;
   readonly minutes_since_last: number;
   readonly first_time_merchant: boolean;
   readonly country_changed: boolean;
@@ -247,22 +240,34 @@ export class HolderRiskState {
     const slot = this.slotOf(auth.cardId);
     // Events of forgotten cards carry UNKNOWN_CARD: they must not count as the card's when it is unknown too.
     const cardSlot = slot === UNKNOWN_CARD ? -1 : slot;
-    let cardholder1h = 0;
-    let cardholder24h = 0;
-    let cardholder7d = 0;
-    let cardholderAmount24h = 0;
-    let cardholderAmount7d = 0;
-    let cardholderApproved7d = 0;
-    let cardholderDeclines24h = 0;
-    let card1m = 0;
-    let card1h = 0;
-    let card24h = 0;
-    let card7d = 0;
-    let cardAmount1h = 0;
-    let cardAmount24h = 0;
-    let cardAmount7d = 0;
-    let cardDeclines1h = 0;
-    let cardDeclines24h = 0;
+    // One pass over the events. Each in the last week adds to the one age bucket it falls in (under a minute, then
+    // under an hour, a day, a week), the cardholder's and, when it is the card's, the card's; the running totals
+    // after the loop turn each bucket into its window (the bucket and every younger one). Plain locals: this runs in
+    // every authorization.
+    let holderCount1m = 0,
+      holderAmount1m = 0,
+      holderDeclines1m = 0,
+      holderCount1h = 0,
+      holderAmount1h = 0,
+      holderDeclines1h = 0,
+      holderCount24h = 0,
+      holderAmount24h = 0,
+      holderDeclines24h = 0,
+      holderCount7d = 0,
+      holderAmount7d = 0,
+      holderDeclines7d = 0,
+      cardCount1m = 0,
+      cardAmount1m = 0,
+      cardDeclines1m = 0,
+      cardCount1h = 0,
+      cardAmount1h = 0,
+      cardDeclines1h = 0,
+      cardCount24h = 0,
+      cardAmount24h = 0,
+      cardDeclines24h = 0,
+      cardCount7d = 0,
+      cardAmount7d = 0,
+      cardDeclines7d = 0;
     const { times, amounts, flags, cardSlots } = this;
     const events = times.length;
     for (let i = 0; i < events; i += 1) {
@@ -272,48 +277,92 @@ export class HolderRiskState {
       const declined = ((flags[i] ?? 0) & EVENT_DECLINED) !== 0;
       const amount = declined ? 0 : (amounts[i] ?? 0);
       const decline = declined ? 1 : 0;
-      cardholder7d += 1;
-      cardholderAmount7d += amount;
-      if (!declined) cardholderApproved7d += 1;
-      if (age < DAY_MS) {
-        cardholder24h += 1;
-        cardholderAmount24h += amount;
-        cardholderDeclines24h += decline;
-        if (age < HOUR_MS) cardholder1h += 1;
-      }
-      if (cardSlots[i] !== cardSlot) continue;
-      card7d += 1;
-      cardAmount7d += amount;
-      if (age < DAY_MS) {
-        card24h += 1;
-        cardAmount24h += amount;
-        cardDeclines24h += decline;
-        if (age < HOUR_MS) {
-          card1h += 1;
+      const own = cardSlots[i] === cardSlot;
+      if (age < MINUTE_MS) {
+        holderCount1m += 1;
+        holderAmount1m += amount;
+        holderDeclines1m += decline;
+        if (own) {
+          cardCount1m += 1;
+          cardAmount1m += amount;
+          cardDeclines1m += decline;
+        }
+      } else if (age < HOUR_MS) {
+        holderCount1h += 1;
+        holderAmount1h += amount;
+        holderDeclines1h += decline;
+        if (own) {
+          cardCount1h += 1;
           cardAmount1h += amount;
           cardDeclines1h += decline;
-          if (age < MINUTE_MS) card1m += 1;
+        }
+      } else if (age < DAY_MS) {
+        holderCount24h += 1;
+        holderAmount24h += amount;
+        holderDeclines24h += decline;
+        if (own) {
+          cardCount24h += 1;
+          cardAmount24h += amount;
+          cardDeclines24h += decline;
+        }
+      } else {
+        holderCount7d += 1;
+        holderAmount7d += amount;
+        holderDeclines7d += decline;
+        if (own) {
+          cardCount7d += 1;
+          cardAmount7d += amount;
+          cardDeclines7d += decline;
         }
       }
     }
-    const averageAmount = cardholderApproved7d > 0 ? cardholderAmount7d / cardholderApproved7d : 0;
+    holderCount1h += holderCount1m;
+    holderCount24h += holderCount1h;
+    holderCount7d += holderCount24h;
+    holderAmount1h += holderAmount1m;
+    holderAmount24h += holderAmount1h;
+    holderAmount7d += holderAmount24h;
+    holderDeclines1h += holderDeclines1m;
+    holderDeclines24h += holderDeclines1h;
+    holderDeclines7d += holderDeclines24h;
+    cardCount1h += cardCount1m;
+    cardCount24h += cardCount1h;
+    cardCount7d += cardCount24h;
+    cardAmount1h += cardAmount1m;
+    cardAmount24h += cardAmount1h;
+    cardAmount7d += cardAmount24h;
+    cardDeclines1h += cardDeclines1m;
+    cardDeclines24h += cardDeclines1h;
+    cardDeclines7d += cardDeclines24h;
+    const holderApproved7d = holderCount7d - holderDeclines7d;
+    const averageAmount = holderApproved7d > 0 ? holderAmount7d / holderApproved7d : 0;
     const card = slot === UNKNOWN_CARD ? undefined : this.cards[slot];
     return {
       amount_ratio: averageAmount > 0 ? auth.amount / averageAmount : 1,
-      card_count_1m: card1m,
-      card_count_1h: card1h,
-      card_count_24h: card24h,
-      card_count_7d: card7d,
+      card_count_1m: cardCount1m,
+      card_count_1h: cardCount1h,
+      card_count_24h: cardCount24h,
+      card_count_7d: cardCount7d,
+      card_amount_1m: cardAmount1m,
       card_amount_1h: cardAmount1h,
       card_amount_24h: cardAmount24h,
       card_amount_7d: cardAmount7d,
+      card_declines_1m: cardDeclines1m,
       card_declines_1h: cardDeclines1h,
       card_declines_24h: cardDeclines24h,
-      cardholder_count_1h: cardholder1h,
-      cardholder_count_24h: cardholder24h,
-      cardholder_count_7d: cardholder7d,
-      cardholder_amount_24h: cardholderAmount24h,
-      cardholder_declines_24h: cardholderDeclines24h,
+      card_declines_7d: cardDeclines7d,
+      cardholder_count_1m: holderCount1m,
+      cardholder_count_1h: holderCount1h,
+      cardholder_count_24h: holderCount24h,
+      cardholder_count_7d: holderCount7d,
+      cardholder_amount_1m: holderAmount1m,
+      cardholder_amount_1h: holderAmount1h,
+      cardholder_amount_24h: holderAmount24h,
+      cardholder_amount_7d: holderAmount7d,
+      cardholder_declines_1m: holderDeclines1m,
+      cardholder_declines_1h: holderDeclines1h,
+      cardholder_declines_24h: holderDeclines24h,
+      cardholder_declines_7d: holderDeclines7d,
       minutes_since_last:
         card === undefined
           ? MINUTES_SINCE_LAST_CAP

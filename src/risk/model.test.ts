@@ -56,20 +56,40 @@ const ORDINARY: RiskFeatures = {
   card_count_1h: 0,
   card_count_24h: 1,
   card_count_7d: 9,
+  card_amount_1m: 0,
   card_amount_1h: 0,
   card_amount_24h: 6_000,
   card_amount_7d: 80_000,
+  card_declines_1m: 0,
   card_declines_1h: 0,
   card_declines_24h: 0,
+  card_declines_7d: 0,
+  cardholder_count_1m: 0,
   cardholder_count_1h: 0,
   cardholder_count_24h: 1,
   cardholder_count_7d: 9,
+  cardholder_amount_1m: 0,
+  cardholder_amount_1h: 0,
   cardholder_amount_24h: 6_000,
+  cardholder_amount_7d: 80_000,
+  cardholder_declines_1m: 0,
+  cardholder_declines_1h: 0,
   cardholder_declines_24h: 0,
+  cardholder_declines_7d: 0,
   merchant_count_1m: 0,
   merchant_count_1h: 2,
+  merchant_count_24h: 30,
+  merchant_count_7d: 200,
+  merchant_amount_1m: 0,
+  merchant_amount_1h: 17_000,
+  merchant_amount_24h: 250_000,
+  merchant_amount_7d: 1_700_000,
+  merchant_declines_1m: 0,
   merchant_declines_1h: 0,
+  merchant_declines_24h: 0,
+  merchant_declines_7d: 2,
   merchant_new_cards_1h: 0,
+  merchant_new_cards_24h: 3,
   minutes_since_last: 600,
   first_time_merchant: false,
   mcc_risk_class: 'low',
@@ -85,11 +105,31 @@ const CARD_TESTING: RiskFeatures = {
   amount: 100,
   amount_ratio: 0.01,
   card_count_24h: 0,
+  card_amount_24h: 0,
   merchant_count_1m: 12,
   merchant_count_1h: 45,
+  merchant_count_24h: 60,
+  merchant_amount_1m: 600,
+  merchant_amount_1h: 2_000,
+  merchant_amount_24h: 20_000,
+  merchant_declines_1m: 6,
   merchant_declines_1h: 25,
+  merchant_declines_24h: 25,
+  merchant_declines_7d: 27,
   merchant_new_cards_1h: 44,
+  merchant_new_cards_24h: 50,
+  device_count_1m: 11,
   device_count_1h: 40,
+  device_count_24h: 40,
+  device_count_7d: 40,
+  device_amount_1m: 500,
+  device_amount_1h: 1_800,
+  device_amount_24h: 1_800,
+  device_amount_7d: 1_800,
+  device_declines_1m: 6,
+  device_declines_1h: 22,
+  device_declines_24h: 22,
+  device_declines_7d: 22,
   minutes_since_last: 3_000,
   first_time_merchant: true,
   entry_mode: 'ecommerce',
@@ -121,7 +161,7 @@ describe('loadRiskModel', () => {
     [
       'a feature short',
       { ...tinyArtefact(), features: FEATURE_NAMES.slice(0, -1) },
-      /at position 28 expected "local_hour", got the end/,
+      /at position 59 expected "local_hour", got the end/,
     ],
     [
       'a base score that is not a number',
@@ -131,8 +171,8 @@ describe('loadRiskModel', () => {
     ['no trees', { ...tinyArtefact(), trees: [] }, /trees must be a non-empty array/],
     [
       'a feature index past the catalogue',
-      withTree((tree) => (tree.feature = [29, -1, -1])),
-      /trees\[0\]\.feature\[0\] must be -1 or a feature index below 29, got 29/,
+      withTree((tree) => (tree.feature = [60, -1, -1])),
+      /trees\[0\]\.feature\[0\] must be -1 or a feature index below 60, got 60/,
     ],
     [
       'a non-finite threshold',
@@ -178,12 +218,17 @@ describe('loadRiskModel', () => {
 describe('the committed model', () => {
   const model = loadRiskModelFile(riskModelPath);
 
-  it('is risk-model-v1 over the catalogue', () => {
-    expect(model.version).toBe('risk-model-v1');
+  it('is risk-model-v2 over the catalogue', () => {
+    expect(model.version).toBe('risk-model-v2');
     expect(model.roots.length).toBeGreaterThan(10);
   });
 
   it('scores card testing far above an ordinary purchase, and says why', () => {
+    // Every feature the engine would give: an in-store purchase has no device.
+    expect(
+      FEATURE_NAMES.filter((name) => !(name in ORDINARY)).every((name) => name.startsWith('device_')),
+    ).toBe(true);
+    expect(FEATURE_NAMES.filter((name) => !(name in CARD_TESTING))).toEqual([]);
     const ordinary = scoreRisk(model, ORDINARY);
     const testing = scoreRisk(model, CARD_TESTING);
     expect(ordinary.risk_score).toBeLessThanOrEqual(2);
@@ -191,8 +236,8 @@ describe('the committed model', () => {
     expect(testing.raw_score - ordinary.raw_score).toBeGreaterThan(5);
     expect(testing.top_features).toHaveLength(TOP_FEATURE_COUNT);
     const named = testing.top_features.map((entry) => entry.feature);
-    expect(named.some((name) => name.startsWith('merchant_') || name === 'device_count_1h')).toBe(true);
-    expect(testing.model_version).toBe('risk-model-v1');
+    expect(named.some((name) => name.startsWith('merchant_') || name.startsWith('device_'))).toBe(true);
+    expect(testing.model_version).toBe('risk-model-v2');
   });
 
   it('explains every score exactly: bias plus contributions is the raw score', () => {

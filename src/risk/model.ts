@@ -19,7 +19,7 @@ import { FEATURES, FEATURE_NAMES, featureVector, type RiskFeatures } from './fea
  */
 
 export const RISK_MODEL_FORMAT = 'lantau-gbt/1';
-export const riskModelPath = fileURLToPath(new URL('./models/risk-model-v1.json', import.meta.url));
+export const riskModelPath = fileURLToPath(new URL('./models/risk-model-v2.json', import.meta.url));
 
 export interface RiskModelTreeArtefact {
   readonly feature: readonly number[];
@@ -317,7 +317,7 @@ export function scoreRisk(model: RiskModel, features: RiskFeatures): RiskScore {
   const probability = sigmoid(raw);
   const risk_score = Math.min(99, Math.max(0, Math.floor(probability * 100)));
 
-  // The largest absolute contributions, by insertion into a short sorted list: 29 features, 5 kept.
+  // The largest absolute contributions, by insertion into a short sorted list: every feature, 5 kept.
   const top: number[] = [];
   for (let i = 0; i < contributions.length; i += 1) {
     const size = Math.abs(contributions[i] ?? 0);

@@ -68,6 +68,27 @@ describe('built-in protections', () => {
     expect(tripped).toEqual(Array.from({ length: 50 }, (_, index) => index + 10));
   });
 
+  it('leaves a transit gate alone: many cards new to it, each tapping a small fare', () => {
+    const tracker = new FeatureTracker();
+    const hits: string[] = [];
+    for (let n = 0; n < 200; n += 1) {
+      const features = tracker.next(
+        purchase({
+          time: start + n * 3_000,
+          cardId: `card_rider_${String(n)}`,
+          cardholderId: `chd_rider_${String(n)}`,
+          merchantId: 'M-gate',
+          mcc: '4111',
+          entryMode: 'contactless',
+          amount: 520,
+        }),
+      );
+      const hit = trippedProtection(DEFAULT_PROTECTIONS, features);
+      if (hit !== undefined) hits.push(hit.signal);
+    }
+    expect(hits).toEqual([]);
+  });
+
   it('declines one card’s burst and one card’s run of declines, and nothing when turned off', () => {
     const tracker = new FeatureTracker();
     const signals: (string | undefined)[] = [];

@@ -4,7 +4,7 @@
  *
  * - Card testing: a fraudster with a list of stolen numbers tries each for a small amount at one merchant to find
  *   the live ones, or keeps trying one card until something passes. Seen as many cards new to one merchant in an
- *   hour with this one small, or as many declines on one card in an hour.
+ *   hour with this one small and card-not-present (e-commerce or keyed), or as many declines on one card in an hour.
  * - Burst: many authorizations on one card within a minute or an hour, faster than a person shops.
  */
 import { LantauError, invalidRequest } from '../platform/errors.js';
@@ -47,6 +47,12 @@ export interface ProtectionHit {
   readonly signal: string;
 }
 
+/**
+ * A tester has numbers, not cards: the merchant pattern is looked for where no card is present. A transit gate or a
+ * convenience store sees many cards new to it, each paying a little, tapped by their owners.
+ */
+const CARD_NOT_PRESENT: ReadonlySet<string> = new Set(['ecommerce', 'keyed']);
+
 const numberOf = (features: RiskFeatures, name: string): number => {
   const value = features[name];
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
@@ -62,7 +68,8 @@ export function trippedProtection(
     if (
       numberOf(features, 'merchant_new_cards_1h') >= testing.new_cards_at_merchant_1h &&
       features.first_time_merchant === true &&
-      numberOf(features, 'amount') <= testing.small_amount
+      numberOf(features, 'amount') <= testing.small_amount &&
+      CARD_NOT_PRESENT.has(String(features.entry_mode))
     ) {
       return { protection: 'card_testing', signal: 'many cards new to this merchant, small amounts' };
     }

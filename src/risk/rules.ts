@@ -272,8 +272,15 @@ function valueProblem(field: RuleField, value: unknown): string | undefined {
 /** An authorization's values by field name; a field it does not have is absent (or null). */
 export type RuleValues = Readonly<Record<string, FieldValue | null | undefined>>;
 
-function holds(condition: RuleCondition, values: RuleValues): boolean {
-  const actual = values[condition.field];
+/** The same values as a function of the field's name, so a caller need not copy them into one object. */
+export type RuleLookup = (field: string) => FieldValue | null | undefined;
+
+function lookupOf(values: RuleValues | RuleLookup): RuleLookup {
+  return typeof values === 'function' ? values : (field) => values[field];
+}
+
+function holds(condition: RuleCondition, valueOf: RuleLookup): boolean {
+  const actual = valueOf(condition.field);
   if (actual === undefined || actual === null) return false;
   const expected = condition.value;
   switch (condition.operator) {
@@ -294,8 +301,12 @@ function holds(condition: RuleCondition, values: RuleValues): boolean {
   }
 }
 
-export function ruleMatches(rule: Pick<RuleDefinition, 'conditions'>, values: RuleValues): boolean {
-  return rule.conditions.every((condition) => holds(condition, values));
+export function ruleMatches(
+  rule: Pick<RuleDefinition, 'conditions'>,
+  values: RuleValues | RuleLookup,
+): boolean {
+  const valueOf = lookupOf(values);
+  return rule.conditions.every((condition) => holds(condition, valueOf));
 }
 
 export interface RuleMatch {
@@ -337,17 +348,21 @@ const matchOf = (rule: RuleVersion): RuleMatch => ({
 });
 
 /** Evaluates a programme's rules, already in `evaluationOrder`, against one authorization's values. */
-export function evaluateRules(ordered: readonly RuleVersion[], values: RuleValues): RulesOutcome {
+export function evaluateRules(
+  ordered: readonly RuleVersion[],
+  values: RuleValues | RuleLookup,
+): RulesOutcome {
+  const valueOf = lookupOf(values);
   const matched: RuleMatch[] = [];
   const shadow: RuleMatch[] = [];
   let decided: RuleMatch | undefined;
   let review = false;
   for (const rule of ordered) {
     if (rule.mode === 'shadow') {
-      if (ruleMatches(rule, values)) shadow.push(matchOf(rule));
+      if (ruleMatches(rule, valueOf)) shadow.push(matchOf(rule));
       continue;
     }
-    if (decided !== undefined || !ruleMatches(rule, values)) continue;
+    if (decided !== undefined || !ruleMatches(rule, valueOf)) continue;
     const match = matchOf(rule);
     matched.push(match);
     if (rule.action === 'review') review = true;

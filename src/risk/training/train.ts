@@ -14,7 +14,7 @@ import { DEFAULT_GBT_PARAMS, trainGbt, type GbtParams, type Matrix } from './gbt
 import { DEFAULT_GENERATOR_OPTIONS, FRAUD_PATTERNS, generateAuthorizations } from './generator.js';
 import { averagePrecision, recallAtFalsePositiveRate } from './metrics.js';
 
-const MODEL_VERSION = 'risk-model-v1';
+const MODEL_VERSION = 'risk-model-v2';
 const DAY = 86_400_000;
 /** The first week only builds history: its authorizations' 7-day windows are not yet full. */
 const WARM_UP_DAYS = FEATURE_HISTORY_MS / DAY;

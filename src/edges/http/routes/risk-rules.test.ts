@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../../../test/support/app.js';
 import { createTestProgram, type TestProgram } from '../../../../test/support/programs.js';
+import { FEATURE_NAMES } from '../../../risk/features.js';
 import { enabledRules } from '../../../risk/rule-store.js';
 
 interface RuleJson {
@@ -298,6 +299,10 @@ describe('/v1/risk/rules', () => {
       operators: ['=', 'is_one_of', 'is_not_one_of'],
     });
     expect(data.find((field) => field.name === 'card_count_1h')).toMatchObject({ type: 'number' });
+    // The whole catalogue: every scope's counts, amounts and declines over every window among them.
+    expect(data.map((field) => field.name)).toEqual(expect.arrayContaining([...FEATURE_NAMES]));
+    expect(data.find((field) => field.name === 'device_declines_7d')).toMatchObject({ type: 'number' });
+    expect(data.find((field) => field.name === 'merchant_new_cards_24h')).toMatchObject({ type: 'number' });
     expect(data.find((field) => field.name === 'entry_mode')?.values).toContain('ecommerce');
   });
 });
