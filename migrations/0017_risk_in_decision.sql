@@ -18,7 +18,11 @@ CREATE TABLE risk_cardholder_states (
 ALTER TABLE authorizations ADD COLUMN risk jsonb;
 -- The device or IP address the authorization came from, as a keyed blind index (never the clear value, which is
 -- personal data): what the device counters count, and what monitoring joins on.
-ALTER TABLE authorizations ADD COLUMN device_index bytea CHECK (octet_length(device_index) = 32);
+-- The check is added NOT VALID: checking it on a column just added would scan the whole table under an exclusive
+-- lock, and every existing row holds NULL; new rows are checked.
+ALTER TABLE authorizations ADD COLUMN device_index bytea;
+ALTER TABLE authorizations ADD CONSTRAINT authorizations_device_index_check
+  CHECK (octet_length(device_index) = 32) NOT VALID;
 
 -- A programme's tuning of the built-in protections (src/risk/protections.ts); NULL is the defaults. Changing it
 -- moves risk_rules_version on, so processes that keep a programme's rules read this again with them.

@@ -57,7 +57,7 @@ import {
   type UsageWindow,
 } from './limits.js';
 import type { AuthorizationRequestPayload, ProgramVerdict } from './program-decision.js';
-import { GroupRisk, type RiskInput } from './risk-in-decision.js';
+import { GroupRisk, homeCountryOf, type RiskInput } from './risk-in-decision.js';
 import type { AuthorizationRequest, CardOwner, CardReference, ProcessingContext } from './authorize.js';
 
 /** One request in a group, with how to treat an approval. */
@@ -816,7 +816,7 @@ export async function decideGroup(
       programId: state.programId,
       cardId: card.id,
       cardholderId: card.cardholder_id,
-      homeCountry: state.program.region.toUpperCase(),
+      homeCountry: homeCountryOf(state.program.region),
       merchantKey: merchantKey(merchant),
       merchantCountry: merchant.country,
       entryMode: request.entryMode,

@@ -14,7 +14,7 @@ import { scoreRisk } from '../risk/model.js';
 import { readRule, readRuleVersions } from '../risk/rule-store.js';
 import { ruleMatches, type RuleAction } from '../risk/rules.js';
 import { merchantKey, type Merchant } from './authorizations.js';
-import { riskModel } from './risk-in-decision.js';
+import { homeCountryOf, riskModel } from './risk-in-decision.js';
 import { FeatureTracker, type AuthorizationEvent } from '../risk/feature-tracker.js';
 
 /** The most authorizations one backtest replays, history included: a request's worth of work, not a batch job's. */
@@ -104,8 +104,8 @@ export async function backtestRule(
   const program = await db.query<{ region: string }>('SELECT region FROM programs WHERE id = $1', [
     rule.program_id,
   ]);
-  // Until KYC records where a cardholder lives (issue 10), the programme's region stands for it.
-  const homeCountry = (program.rows[0]?.region ?? '').toUpperCase();
+  // Until KYC records where a cardholder lives (issue 10), the programme's region stands for it, as in the decision.
+  const homeCountry = homeCountryOf(program.rows[0]?.region ?? '');
   const historyFrom = new Date(from.getTime() - WINDOW_MS['7d']);
   const rows = await db.query<HistoryRow>(
     `SELECT id, card_id, cardholder_id, created_at, currency, requested_amount, merchant_amount,
@@ -134,7 +134,7 @@ export async function backtestRule(
       time: row.created_at.getTime(),
       cardId: row.card_id,
       cardholderId: row.cardholder_id,
-      cardholderCountry: homeCountry,
+      cardholderCountry: homeCountry ?? '',
       merchantId: merchantKey(row.merchant),
       mcc: row.merchant.mcc,
       merchantCountry: row.merchant.country ?? '',
@@ -144,7 +144,12 @@ export async function backtestRule(
       amount: row.requested_amount,
       approved: row.approved,
     };
-    const features = tracker.next(event);
+    const tracked = tracker.next(event);
+    // As the decision does, a cardholder's country not known leaves foreign_merchant missing.
+    const features =
+      homeCountry === null
+        ? Object.fromEntries(Object.entries(tracked).filter(([name]) => name !== 'foreign_merchant'))
+        : tracked;
     if (row.created_at.getTime() <= from.getTime()) continue;
     evaluated += 1;
     const score = scoreRisk(scorer, features).risk_score;

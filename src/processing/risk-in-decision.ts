@@ -101,13 +101,23 @@ async function policiesAt(
   return policies;
 }
 
+/**
+ * The cardholder's country, until KYC records it (issue 10): the programme's region when that is a country code
+ * (`hk`, `sg`), since a programme serves the people of its region; null for a wider region (`eu-west`), where
+ * `foreign_merchant` is left missing rather than guessed. `uk` is the United Kingdom's region name, GB its code.
+ */
+export function homeCountryOf(region: string): string | null {
+  if (region === 'uk') return 'GB';
+  return /^[a-z]{2}$/.test(region) ? region.toUpperCase() : null;
+}
+
 /** One request as risk sees it. */
 export interface RiskInput {
   readonly programId: string;
   readonly cardId: string;
   readonly cardholderId: string;
-  /** The programme's region, standing for the cardholder's country. */
-  readonly homeCountry: string;
+  /** The cardholder's country (ISO alpha-2) when known; `homeCountryOf` says how it is known for now. */
+  readonly homeCountry: string | null;
   readonly merchantKey: string;
   readonly merchantCountry: string | null;
   readonly entryMode: EntryMode;
@@ -218,10 +228,12 @@ export class GroupRisk {
     const features: Record<string, number | boolean | string> = {
       amount: input.amount,
       mcc_risk_class: mccRiskClass(input.fields['merchant.mcc']),
-      foreign_merchant: (input.merchantCountry ?? '') !== input.homeCountry,
       entry_mode: input.entryMode,
       local_hour: hongKongHour(this.now),
     };
+    // Missing (as the model was trained to expect for what is unknown) when the cardholder's country is not known.
+    if (input.homeCountry !== null)
+      features.foreign_merchant = (input.merchantCountry ?? '') !== input.homeCountry;
     Object.assign(features, holderFeatures(state, this.holderAuthorization(input, true)));
     // This group's earlier requests happened this minute: inside every window.
     addCounts(

@@ -68,6 +68,47 @@ describe('built-in protections', () => {
     expect(tripped).toEqual(Array.from({ length: 50 }, (_, index) => index + 10));
   });
 
+  it('leaves an app store alone that sees new cards all day, and still catches a spike there', () => {
+    const tracker = new FeatureTracker();
+    const hits: number[] = [];
+    // Twenty cards an hour new to the store, each buying something small online, every three minutes for two days.
+    for (let n = 0; n < 960; n += 1) {
+      const features = tracker.next(
+        purchase({
+          time: start + n * 180_000,
+          cardId: `card_gamer_${String(n)}`,
+          cardholderId: `chd_gamer_${String(n)}`,
+          merchantId: 'M-apps',
+          mcc: '5817',
+          entryMode: 'ecommerce',
+          amount: 800,
+        }),
+      );
+      if (trippedProtection(DEFAULT_PROTECTIONS, features) !== undefined) hits.push(n);
+    }
+    // Its first hours have too little usual to compare with, and look like a spike, as a tester's would; once it
+    // has a day's history, its ordinary hours never do.
+    expect(hits.filter((n) => n >= 480)).toEqual([]);
+    // Then sixty new cards in ten minutes: three times its usual hour and more.
+    const spike: number[] = [];
+    for (let n = 0; n < 60; n += 1) {
+      const features = tracker.next(
+        purchase({
+          time: start + 960 * 180_000 + n * 10_000,
+          cardId: `card_tested_${String(n)}`,
+          cardholderId: `chd_tested_${String(n)}`,
+          merchantId: 'M-apps',
+          mcc: '5817',
+          entryMode: 'ecommerce',
+          amount: 100,
+        }),
+      );
+      if (trippedProtection(DEFAULT_PROTECTIONS, features)?.protection === 'card_testing') spike.push(n);
+    }
+    expect(spike.length).toBeGreaterThan(0);
+    expect(spike[spike.length - 1]).toBe(59);
+  });
+
   it('leaves a transit gate alone: many cards new to it, each tapping a small fare', () => {
     const tracker = new FeatureTracker();
     const hits: string[] = [];

@@ -4,11 +4,13 @@
  *
  * - Card testing: a fraudster with a list of stolen numbers tries each for a small amount at one merchant to find
  *   the live ones, or keeps trying one card until something passes. Seen as many cards new to one merchant in an
- *   hour with this one small and card-not-present (e-commerce or keyed), or as many declines on one card in an hour.
+ *   hour, three times or more its usual hourly number over the day, with this one small and card-not-present
+ *   (e-commerce or keyed); or as many declines on one card in an hour.
  * - Burst: many authorizations on one card within a minute or an hour, faster than a person shops.
  */
 import { LantauError, invalidRequest } from '../platform/errors.js';
 import type { RiskFeatures } from './features.js';
+import { MAX_HOLDER_EVENTS } from './holder-state.js';
 
 export interface ProtectionSettings {
   readonly card_testing: {
@@ -53,6 +55,9 @@ export interface ProtectionHit {
  */
 const CARD_NOT_PRESENT: ReadonlySet<string> = new Set(['ecommerce', 'keyed']);
 
+/** How many times its usual hourly number of new cards a merchant's hour must be to look like testing. */
+const SPIKE_FACTOR = 3;
+
 const numberOf = (features: RiskFeatures, name: string): number => {
   const value = features[name];
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
@@ -65,8 +70,13 @@ export function trippedProtection(
 ): ProtectionHit | undefined {
   const testing = settings.card_testing;
   if (testing.enabled) {
+    const newCards = numberOf(features, 'merchant_new_cards_1h');
+    // The hour against the merchant's usual: an app store sees our cards for the first time all day long, a
+    // tester's merchant all at once. Over the 23 hours before this one, its hourly average of new cards.
+    const usualNewCards = Math.max(0, numberOf(features, 'merchant_new_cards_24h') - newCards) / 23;
     if (
-      numberOf(features, 'merchant_new_cards_1h') >= testing.new_cards_at_merchant_1h &&
+      newCards >= testing.new_cards_at_merchant_1h &&
+      newCards >= SPIKE_FACTOR * usualNewCards &&
       features.first_time_merchant === true &&
       numberOf(features, 'amount') <= testing.small_amount &&
       CARD_NOT_PRESENT.has(String(features.entry_mode))
@@ -92,14 +102,18 @@ export function trippedProtection(
 const SETTING_MAX = 1_000_000;
 const AMOUNT_MAX = Number.MAX_SAFE_INTEGER;
 
-/** Each protection's numeric settings and the largest value each takes. */
+/**
+ * Each protection's numeric settings and the largest value each takes. A card's counts come from its cardholder's
+ * risk state, which keeps their last 512 authorizations in the week: a per-card threshold above that could never
+ * be reached, and would be a protection silently off.
+ */
 const NUMERIC_SETTINGS = {
   card_testing: {
     new_cards_at_merchant_1h: SETTING_MAX,
     small_amount: AMOUNT_MAX,
-    declines_on_card_1h: SETTING_MAX,
+    declines_on_card_1h: MAX_HOLDER_EVENTS,
   },
-  burst: { per_card_1m: SETTING_MAX, per_card_1h: SETTING_MAX },
+  burst: { per_card_1m: MAX_HOLDER_EVENTS, per_card_1h: MAX_HOLDER_EVENTS },
 } as const;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -146,7 +160,7 @@ export function parseProtectionSettings(
         target.enabled = value;
         continue;
       }
-      const max = limits[setting];
+      const max = Object.hasOwn(limits, setting) ? limits[setting] : undefined;
       if (max === undefined) {
         return invalidRequest(
           'protections_invalid',

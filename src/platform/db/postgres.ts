@@ -118,17 +118,16 @@ export class PostgresDatabase implements Database, Queryable {
 
   private async runOnce<T>(work: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
     const client = await this.pool.connect();
+    const tx = new PostgresTransaction(client);
     let broken: Error | undefined;
+    let result: T;
     try {
       try {
         // Inside the rollback's reach: BEGIN and SET LOCAL are one message, and a failure of the second leaves
         // the first's transaction open and aborted on a connection that would otherwise go back to the pool.
         await client.query(beginStatement(options) + planningStatement(options));
-        const tx = new PostgresTransaction(client);
-        const result = await work(tx);
+        result = await work(tx);
         await client.query('COMMIT');
-        runAfterCommit(tx.committed);
-        return result;
       } catch (error) {
         try {
           await client.query('ROLLBACK');
@@ -141,6 +140,9 @@ export class PostgresDatabase implements Database, Queryable {
       // A connection whose rollback failed is in an unknown state: destroy it rather than return it to the pool.
       client.release(broken);
     }
+    // Outside the rollback's reach: what follows the commit can never undo it or have it run again.
+    runAfterCommit(tx.committed);
+    return result;
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,7 @@ import {
   readRuleVersions,
   riskRuleFromRow,
 } from '../../../risk/rule-store.js';
+import { MAX_HOLDER_EVENTS } from '../../../risk/holder-state.js';
 import { OPERATORS, RULE_ACTIONS, RULE_MODES, describeRuleFields } from '../../../risk/rules.js';
 import { actorOf, programOfWrite, programScopeOf } from '../actor.js';
 
@@ -176,7 +177,11 @@ const FieldSchema = Type.Object({
 const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** A programme's fraud rules (Lithic's Auth Rules, Stripe Radar's rules): `/v1/risk/rules`. */
-const Threshold = (description: string) => Type.Integer({ minimum: 1, maximum: 1_000_000, description });
+const Threshold = (description: string, maximum = 1_000_000) =>
+  Type.Integer({ minimum: 1, maximum, description });
+
+/** A card's counts come from a state that keeps 512 authorizations: a higher threshold could never be met. */
+const CardThreshold = (description: string) => Threshold(description, MAX_HOLDER_EVENTS);
 
 const protectionProperties = {
   card_testing: Type.Object(
@@ -190,7 +195,7 @@ const protectionProperties = {
         maximum: Number.MAX_SAFE_INTEGER,
         description: 'What counts as small, card currency minor units (inclusive)',
       }),
-      declines_on_card_1h: Threshold(
+      declines_on_card_1h: CardThreshold(
         'Declines on the card within the hour from which any amount is declined',
       ),
     },
@@ -199,8 +204,12 @@ const protectionProperties = {
   burst: Type.Object(
     {
       enabled: Type.Boolean(),
-      per_card_1m: Threshold('Authorizations on the card within the minute from which the next is declined'),
-      per_card_1h: Threshold('Authorizations on the card within the hour from which the next is declined'),
+      per_card_1m: CardThreshold(
+        'Authorizations on the card within the minute from which the next is declined',
+      ),
+      per_card_1h: CardThreshold(
+        'Authorizations on the card within the hour from which the next is declined',
+      ),
     },
     { additionalProperties: false },
   ),
