@@ -312,6 +312,36 @@ describe('risk in the authorization', () => {
     expect(shared.rows[0]?.n).toBe(4);
   });
 
+  it('starts a cardholder’s risk state again, with a warning, when the stored one cannot be read', async () => {
+    const program = await createTestProgram(api);
+    const card = await cardOf(program);
+    const first = await authorize(program, card);
+    await api.db.query(
+      `UPDATE risk_cardholder_states SET state = '\\x09ff' WHERE cardholder_id = (
+      SELECT cardholder_id FROM cards WHERE id = $1)`,
+      [card],
+    );
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      api.clock.advance(MINUTE);
+      const second = await authorize(program, card);
+      expect(second.approved).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(first.approved).toBe(true);
+    expect(warnings).toContain('RiskStateWarning');
+    const stored = await api.db.query<{ state: Uint8Array }>(
+      'SELECT state FROM risk_cardholder_states WHERE cardholder_id = (SELECT cardholder_id FROM cards WHERE id = $1)',
+      [card],
+    );
+    // Written again whole, from the authorization just decided.
+    expect(stored.rows[0]?.state[0]).toBe(1);
+  });
+
   it('tunes the protections per programme, and refuses bad settings naming the setting', async () => {
     const program = await createTestProgram(api);
     const defaults = await ok<Record<string, unknown>>('GET', '/v1/risk/protections', program.headers);

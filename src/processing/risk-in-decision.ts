@@ -198,7 +198,14 @@ export class GroupRisk {
     const group = new GroupRisk(memory, await policiesAt(tx, memory, versions), now.getTime());
     for (const [cardholderId, stored] of states) {
       const state = decodeHolderState(stored.state);
-      if (state.discarded) group.discarded += 1;
+      if (state.discarded) {
+        group.discarded += 1;
+        // Only risk's memory is lost (the features start again from nothing), but someone should know.
+        process.emitWarning(
+          `the risk state of cardholder ${cardholderId} could not be read and starts again empty`,
+          'RiskStateWarning',
+        );
+      }
       group.holders.set(cardholderId, { programId: stored.programId, state, changed: false });
     }
     return group;
