@@ -16,15 +16,15 @@ import {
   type PersonalData,
   type PersonalDataInput,
 } from './personal-data.js';
+import type { KycStatus } from '../compliance/kyc/status.js';
 import type { Actor, IssuingContext } from './programs.js';
 import { normalizeSpendingControls, type SpendingControls } from './spending-controls.js';
 
 export const CARDHOLDER_ID_PREFIX = 'chd';
 export const CARDHOLDER_STATUSES = ['active', 'inactive'] as const;
 export type CardholderStatus = (typeof CARDHOLDER_STATUSES)[number];
-/** Set by KYC (a later part); read-only through the cardholder API. */
-export const KYC_STATUSES = ['unverified', 'pending', 'verified', 'rejected'] as const;
-export type KycStatus = (typeof KYC_STATUSES)[number];
+/** Moved only by KYC verifications (compliance/kyc, issuing/kyc.ts); read-only through the cardholder API. */
+export { KYC_STATUSES, type KycStatus } from '../compliance/kyc/status.js';
 
 /** The AAD of a cardholder's personal-data ciphertext: its own row, so it cannot be moved to another and open. */
 export const cardholderPiiAad = bindToRow('cardholders', 'pii_encrypted');
@@ -102,6 +102,25 @@ export function cardholderFromRow(row: CardholderRow, personal: PersonalData): C
     address: personal.address,
     ip_address: personal.ip_address,
     device_id: personal.device_id,
+    kyc_status: row.kyc_status,
+    status: row.status,
+    spending_controls: row.spending_controls,
+    metadata: row.metadata,
+    created: row.created_at.toISOString(),
+    updated: row.updated_at.toISOString(),
+  };
+}
+
+/** The columns a summary is made of: everything but the encrypted document. */
+export const CARDHOLDER_SUMMARY_COLUMNS =
+  'id, program_id, status, kyc_status, spending_controls, metadata, created_at, updated_at';
+
+/** A summary straight from the row's clear columns, with nothing decrypted (the same object `cardholderSummary` makes). */
+export function cardholderSummaryFromRow(row: Omit<CardholderRow, 'pii_encrypted'>): CardholderSummary {
+  return {
+    id: row.id,
+    object: 'cardholder',
+    program_id: row.program_id,
     kyc_status: row.kyc_status,
     status: row.status,
     spending_controls: row.spending_controls,

@@ -5,6 +5,8 @@ import { isPositiveAmount } from '../platform/money.js';
 import { createAccounts, flattenResults, submitTransfers } from '../ledger/index.js';
 import { appendAudit } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
+import type { KycStatus } from '../compliance/kyc/status.js';
+import { loadRefusal, loadYearStart } from '../compliance/kyc/tiers.js';
 import { lockCardholderReference } from './cardholders.js';
 import { getProgram, programAccountId, type Actor, type IssuingContext } from './programs.js';
 
@@ -303,10 +305,48 @@ function checkMovement(input: NewMovement, wallet: WalletRow): void {
 }
 
 /**
+ * A load's cardholder, locked FOR UPDATE, with their KYC status and their programme's tier limits. The lock is the
+ * one the authorization path and clearing take first (processing/decide.ts `lockOwners`): two loads, or a load and
+ * a refund, for the same cardholder queue there, so they cannot both fit under a limit that has room for one. Taken
+ * before the wallet's row, in the order every writer on this path locks. Undefined when the wallet is not found.
+ */
+async function lockLoadingHolder(
+  tx: Transaction,
+  walletId: string,
+  programScope: string | undefined,
+): Promise<{ id: string; kyc_status: KycStatus; kyc_tiers: unknown } | undefined> {
+  const found = await tx.query<{ id: string; kyc_status: KycStatus; kyc_tiers: unknown }>(
+    `SELECT h.id, h.kyc_status, p.kyc_tiers
+     FROM wallets w JOIN cardholders h ON h.id = w.cardholder_id JOIN programs p ON p.id = w.program_id
+     WHERE w.id = $1 AND ($2::text IS NULL OR w.program_id = $2)
+     FOR UPDATE OF h`,
+    [walletId, programScope ?? null],
+  );
+  return found.rows[0];
+}
+
+/** What the cardholder loaded into their wallets in `currency` since `since` (wallet_movements_cardholder). */
+async function loadedSince(
+  tx: Transaction,
+  cardholderId: string,
+  currency: string,
+  since: Date,
+): Promise<number> {
+  const found = await tx.query<{ loaded: number }>(
+    `SELECT coalesce(sum(amount), 0)::bigint AS loaded FROM wallet_movements
+     WHERE cardholder_id = $1 AND created_at > $2 AND kind = 'load' AND currency = $3`,
+    [cardholderId, since, currency],
+  );
+  return found.rows[0]?.loaded ?? 0;
+}
+
+/**
  * Moves money between the programme's funding account and the wallet as one posted ledger transfer, recorded as
  * a movement with its event and audit entry, all in the caller's transaction. The movement's id is the transfer's
  * id, so the books and the record cannot diverge. An unload beyond the available balance is refused by the ledger
- * (the wallet's debits may not exceed its credits) and becomes `insufficient_funds`, changing nothing.
+ * (the wallet's debits may not exceed its credits) and becomes `insufficient_funds`, changing nothing. A load must
+ * fit the cardholder's KYC tier (compliance/kyc/tiers.ts): the wallet's balance after it, and the cardholder's loads
+ * in the currency over the year up to now with it, within the tier's limits; else it is refused, changing nothing.
  */
 export async function moveMoney(
   tx: Transaction,
@@ -317,6 +357,7 @@ export async function moveMoney(
   input: NewMovement,
   by: Actor,
 ): Promise<Movement> {
+  const holder = kind === 'load' ? await lockLoadingHolder(tx, walletId, programScope) : undefined;
   // FOR SHARE of the wallet row only: a concurrent status change waits, concurrent movements do not. The ledger
   // locks the two accounts itself, in id order.
   const wallet = await findWalletRow(tx, walletId, programScope, 'FOR SHARE OF w');
@@ -325,6 +366,18 @@ export async function moveMoney(
   if (kind === 'load' && wallet.status !== 'active') {
     // Unloads stay open on an inactive wallet: paying out what remains is how one is wound down.
     throw invalidRequest('account_inactive', 'This account is inactive and cannot be loaded', 'id');
+  }
+  if (holder !== undefined) {
+    // The balance a tier caps is the posted one, what the wallet holds: a hold still awaiting its clearing is money
+    // the wallet still has. Read under the cardholder's lock, after it was taken, so it is the latest.
+    const refusal = loadRefusal(holder.kyc_tiers, {
+      status: holder.kyc_status,
+      currency: wallet.currency,
+      amount: input.amount,
+      balance: balanceOf(wallet).posted,
+      loadedInYear: await loadedSince(tx, holder.id, wallet.currency, loadYearStart(context.clock.now())),
+    });
+    if (refusal !== undefined) throw refusal;
   }
   const id = context.ids(kind === 'load' ? LOAD_ID_PREFIX : UNLOAD_ID_PREFIX);
   const funding = programAccountId(wallet.program_id, 'funding', wallet.currency);

@@ -19,6 +19,11 @@ export interface Config {
   readonly publicUrl: string | undefined;
   /** The NATS JetStream that every event is also published to (NATS_URL); undefined: no streaming at all. */
   readonly nats: NatsConfig | undefined;
+  /**
+   * Where sanctions list files are loaded from at start when no list is loaded yet (LANTAU_SANCTIONS_DIR; default
+   * the snapshots in `../shared/data/sanctions` beside the working directory, when there).
+   */
+  readonly sanctionsDir: string;
 }
 
 export interface NatsConfig {
@@ -76,6 +81,9 @@ export function loadConfig(env: Env = process.env): Config {
   const regions = parseRegions(env, problem);
   const publicUrl = parsePublicUrl(env, problem);
   const nats = parseNats(env, problem);
+  const sanctionsDir = path.resolve(
+    nonEmpty(env, 'LANTAU_SANCTIONS_DIR', problem) ?? '../shared/data/sanctions',
+  );
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -89,6 +97,7 @@ export function loadConfig(env: Env = process.env): Config {
     regions: regions ?? ['hk'],
     publicUrl,
     nats,
+    sanctionsDir,
   };
 }
 

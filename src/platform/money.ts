@@ -43,3 +43,16 @@ export function isCurrencyCode(code: string): boolean {
 export function isPositiveAmount(amount: unknown): amount is number {
   return typeof amount === 'number' && Number.isSafeInteger(amount) && amount > 0;
 }
+
+/**
+ * An amount for people to read, as `HKD 3,000.00` or `JPY 1,250`: its minor units put back in the currency's major
+ * unit by digits alone (never through a float). An unknown currency shows its minor units.
+ */
+export function formatMoney(amount: number, currency: string): string {
+  const exponent = findCurrency(currency)?.exponent ?? 0;
+  const sign = amount < 0 ? '-' : '';
+  const digits = String(Math.abs(Math.trunc(amount))).padStart(exponent + 1, '0');
+  const whole = digits.slice(0, digits.length - exponent).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const fraction = exponent === 0 ? '' : `.${digits.slice(digits.length - exponent)}`;
+  return `${currency} ${sign}${whole}${fraction}`;
+}

@@ -29,6 +29,8 @@ import { programAccountId } from '../issuing/programs.js';
 import { cardFromRow, CARD_COLUMNS, type Card } from '../issuing/cards.js';
 import { isExpired, expiryYYMM } from '../issuing/pan.js';
 import type { SpendingControls } from '../issuing/spending-controls.js';
+import type { KycStatus } from '../compliance/kyc/status.js';
+import { perTransactionLimit } from '../compliance/kyc/tiers.js';
 import { loadCvkPair, type StoredCvkPair } from '../vault/cvk-pairs.js';
 import { CVV2_SERVICE_CODE, computeCvv } from '../vault/cvv.js';
 import type { Keyring } from '../vault/keyring.js';
@@ -285,6 +287,8 @@ interface CardState {
     readonly endpoint_version: string | null;
     readonly region: string;
     readonly risk_rules_version: number;
+    /** The programme's KYC tier limits as stored (compliance/kyc/tiers.ts); null for the defaults. */
+    readonly kyc_tiers: unknown;
   };
   readonly wallet: { readonly status: string; readonly ledger_account_id: string };
   /** What risk remembers of the card's cardholder (risk/holder-state.ts); null before their first authorization. */
@@ -294,6 +298,7 @@ interface CardState {
 interface CardholderState {
   readonly status: string;
   readonly spending_controls: SpendingControls;
+  readonly kyc_status: KycStatus;
 }
 
 type CardRow = Parameters<typeof cardFromRow>[0] & {
@@ -307,6 +312,7 @@ type CardRow = Parameters<typeof cardFromRow>[0] & {
   endpoint_version: string | null;
   region: string;
   risk_rules_version: number;
+  kyc_tiers: unknown;
   risk_state: Uint8Array | null;
 } & PrefixedAccountRow<'la_'>;
 
@@ -339,7 +345,7 @@ async function lockOwners(
     const rows = await tx.query<
       CardholderState & { id: string; cardholder_id: string; program_id: string; pan_index: Uint8Array }
     >(
-      `SELECT c.id, c.cardholder_id, c.program_id, c.pan_index, h.status, h.spending_controls
+      `SELECT c.id, c.cardholder_id, c.program_id, c.pan_index, h.status, h.spending_controls, h.kyc_status
        FROM cards c JOIN cardholders h ON h.id = c.cardholder_id
        WHERE (c.id = ANY($1::text[]) OR c.pan_index = ANY($2::bytea[]))
          AND ($3::text[] IS NULL OR c.program_id = ANY($3::text[]))
@@ -354,7 +360,11 @@ async function lockOwners(
       found.set(panKey, owner);
       directory.set(`id:${row.id}`, owner);
       directory.set(panKey, owner);
-      holders.set(row.cardholder_id, { status: row.status, spending_controls: row.spending_controls });
+      holders.set(row.cardholder_id, {
+        status: row.status,
+        spending_controls: row.spending_controls,
+        kyc_status: row.kyc_status,
+      });
     }
   }
   return { owners: ownersOf(requests, references, (key) => found.get(key)), holders };
@@ -385,7 +395,7 @@ async function readCards(
   const found = await tx.query<CardRow>(
     `SELECT ${PREFIXED_CARD_COLUMNS}, c.locked_merchant, w.status AS wallet_status,
        w.ledger_account_id AS wallet_ledger_account_id, p.status AS program_status, p.fx_markup_bps, p.hold_days,
-       p.extended_hold_days, p.region, p.risk_rules_version,
+       p.extended_hold_days, p.region, p.risk_rules_version, p.kyc_tiers,
        (SELECT e.xmin::text FROM authorization_endpoints e WHERE e.program_id = c.program_id) AS endpoint_version,
        (SELECT s.state FROM risk_cardholder_states s WHERE s.cardholder_id = c.cardholder_id) AS risk_state,
        ${prefixedAccountColumns('la', 'la_')}
@@ -411,6 +421,7 @@ async function readCards(
         endpoint_version: row.endpoint_version,
         region: row.region,
         risk_rules_version: row.risk_rules_version,
+        kyc_tiers: row.kyc_tiers,
       },
       wallet: { status: row.wallet_status, ledger_account_id: row.wallet_ledger_account_id },
       riskState: row.risk_state,
@@ -810,6 +821,14 @@ export async function decideGroup(
           .reduce((sum, approval) => sum + approval.amount, 0);
       return fitsLimits(check, used) ? undefined : 'spending_limit_exceeded';
     });
+    // KYC-tier limits (DESIGN.md's order: after the spend controls, before risk): the cardholder's tier's
+    // per-transaction maximum in the card's currency; skipped where the programme has no limits for the currency.
+    const kyc = perTransactionLimit(state.program.kyc_tiers, holder.kyc_status, card.currency, amount);
+    checks.run(
+      'kyc_limit',
+      () => (kyc.within === undefined ? 'skipped' : kyc.within ? undefined : 'kyc_limit_exceeded'),
+      kyc.detail,
+    );
     // Assessed whatever the checks before said, so every authorization has its score and counts in the features.
     const deviceIndex = deviceIndexOf(context, request);
     const riskInput: RiskInput = {

@@ -24,6 +24,10 @@ export const DECLINES = {
   },
   merchant_locked: { code: '57', message: 'The card is locked to another merchant' },
   spending_limit_exceeded: { code: '61', message: 'The amount exceeds a spending limit' },
+  kyc_limit_exceeded: {
+    code: '61',
+    message: 'The amount exceeds the per-transaction maximum of the cardholder’s KYC tier',
+  },
   suspected_fraud: { code: '59', message: 'Declined as suspected fraud' },
   fx_rate_unavailable: { code: '05', message: 'No exchange rate for this currency' },
   insufficient_funds: { code: '51', message: 'The account’s balance is too low' },

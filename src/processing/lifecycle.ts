@@ -22,6 +22,8 @@ import { amountTooLargeAsBadInput, convertAmount } from './fx.js';
 import { APPROVED, DECLINES } from './declines.js';
 import { limitsAllow } from './limits.js';
 import type { SpendingControls } from '../issuing/spending-controls.js';
+import type { KycStatus } from '../compliance/kyc/status.js';
+import { perTransactionLimit } from '../compliance/kyc/tiers.js';
 
 /**
  * Locks an authorization with its cardholder first (the order `authorize` uses), so an increment, a reversal and
@@ -169,21 +171,30 @@ function only(results: Awaited<ReturnType<typeof submitTransfers>>): TransferRes
   return flattenResults(results);
 }
 
-/** An increment meets the same limits as a new authorization, its per-authorization limits on the new total. */
-async function limitsAllowIncrement(
+/**
+ * An increment meets the same limits as a new authorization, its per-authorization limits on the new total, and
+ * so does the KYC tier's per-transaction maximum: a transaction may not grow past it by increments.
+ */
+async function incrementRefusal(
   tx: Transaction,
   row: AuthorizationRow,
   amount: number,
   now: Date,
-): Promise<boolean> {
-  const controls = await tx.query<{ card: SpendingControls; cardholder: SpendingControls }>(
-    `SELECT c.spending_controls AS card, h.spending_controls AS cardholder
-     FROM cards c JOIN cardholders h ON h.id = c.cardholder_id WHERE c.id = $1`,
+): Promise<'spending_limit_exceeded' | 'kyc_limit_exceeded' | undefined> {
+  const controls = await tx.query<{
+    card: SpendingControls;
+    cardholder: SpendingControls;
+    kyc_status: KycStatus;
+    kyc_tiers: unknown;
+  }>(
+    `SELECT c.spending_controls AS card, h.spending_controls AS cardholder, h.kyc_status, p.kyc_tiers
+     FROM cards c JOIN cardholders h ON h.id = c.cardholder_id JOIN programs p ON p.id = c.program_id
+     WHERE c.id = $1`,
     [row.card_id],
   );
   const found = controls.rows[0];
-  if (found === undefined) return false;
-  return limitsAllow(tx, {
+  if (found === undefined) return 'spending_limit_exceeded';
+  const fits = await limitsAllow(tx, {
     cardId: row.card_id,
     cardControls: found.card,
     cardholderId: row.cardholder_id,
@@ -194,6 +205,9 @@ async function limitsAllowIncrement(
     authorizationTotal: row.amount + amount,
     now,
   });
+  if (!fits) return 'spending_limit_exceeded';
+  const kyc = perTransactionLimit(found.kyc_tiers, found.kyc_status, row.currency, row.amount + amount);
+  return kyc.within === false ? 'kyc_limit_exceeded' : undefined;
 }
 
 /**
@@ -231,8 +245,7 @@ export async function incrementAuthorizationIn(
     assertOpen(row, now);
     const amount = inCardCurrency(row, input.amount);
     const remainingSeconds = secondsLeft(row, now);
-    const fits = await limitsAllowIncrement(tx, row, amount, now);
-    let refused: keyof typeof DECLINES | undefined = fits ? undefined : 'spending_limit_exceeded';
+    let refused: keyof typeof DECLINES | undefined = await incrementRefusal(tx, row, amount, now);
     let holdId: string | undefined;
     if (refused === undefined) {
       const [held] = only(

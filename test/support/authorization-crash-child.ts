@@ -5,6 +5,7 @@
  * `group` line, while that group is being written, and checks that every acknowledged decision survived whole.
  */
 import { randomBytes } from 'node:crypto';
+import { updateKycTiers } from '../../src/compliance/kyc/tiers.js';
 import { createCard } from '../../src/issuing/cards.js';
 import { createCardholder } from '../../src/issuing/cardholders.js';
 import { fundProgram } from '../../src/issuing/funding.js';
@@ -62,6 +63,15 @@ const program = await opened.transaction(async (tx) => {
     BY,
   );
   await fundProgram(tx, issuing, created.id, { amount: 1_000_000_000, currency: 'HKD' }, BY);
+  // Wallets hold HKD 20,000, beyond the unverified tier's HKD 3,000: KYC limits are not what this test is about.
+  const unlimited = {
+    HKD: {
+      max_balance: Number.MAX_SAFE_INTEGER,
+      max_loads_per_year: Number.MAX_SAFE_INTEGER,
+      max_per_transaction: Number.MAX_SAFE_INTEGER,
+    },
+  };
+  await updateKycTiers(tx, issuing, created.id, { unverified: unlimited, verified: unlimited }, BY);
   return created;
 });
 const cards: string[] = [];

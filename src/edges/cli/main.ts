@@ -18,6 +18,7 @@ import { serve } from './serve.js';
 import { loadSettings } from './settings.js';
 import { registerKeyCommands } from './keys.js';
 import { registerClearingCommands } from './clearing.js';
+import { registerSanctionsCommands } from './sanctions.js';
 
 function orExit<T>(load: () => T): T {
   try {
@@ -116,6 +117,7 @@ audit
 
 registerKeyCommands(program, () => orExit(() => loadSettings()));
 registerClearingCommands(program, () => orExit(() => loadSettings()));
+registerSanctionsCommands(program, withDatabase);
 
 const ledger = program.command('ledger').description('the double-entry ledger');
 ledger

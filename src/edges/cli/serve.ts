@@ -9,6 +9,7 @@ import { purgeIdempotencyKeys } from '../../platform/http/idempotency.js';
 import { convertForCard } from '../../processing/fx.js';
 import { expireAuthorizations } from '../../processing/lifecycle.js';
 import { riskMemoryFor } from '../../processing/risk-in-decision.js';
+import { loadSanctionsAtStart } from '../../compliance/sanctions/load.js';
 import { SETTLEMENT_GRACE_MS, settleDue } from '../../processing/settlement.js';
 import { createWebhookMetrics } from '../../delivery/webhooks/dispatcher.js';
 import { runWebhookRound } from '../../delivery/webhooks/worker.js';
@@ -69,6 +70,14 @@ export async function serve(
   const issuing = { db, clock, ids, vault: vault.keyring, regions: config.regions };
   const sandbox: SandboxState | undefined =
     settings.sandbox === undefined ? undefined : await ensureSandbox(issuing, settings.sandbox);
+  const sanctions = await loadSanctionsAtStart(db, { clock, ids }, config.sanctionsDir);
+  for (const line of sanctions.loaded) logger.info({ list: line }, 'sanctions list loaded at start');
+  if (sanctions.missing) {
+    logger.warn(
+      { dir: config.sanctionsDir },
+      'no sanctions list is loaded and none was found to load: screening answers 503 until `lantau sanctions load FILE`',
+    );
+  }
   const app = await buildApi(
     { db, clock, ids, logger, metrics, authenticator: apiKeyAuthenticator(db, config.operatorKey) },
     issuing,

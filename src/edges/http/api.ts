@@ -3,6 +3,7 @@ import { createHttpServer, type HttpDependencies, type LantauApp } from '../../p
 import { cardSchemas, registerCardRoutes } from './routes/cards.js';
 import { AccountMovementSchema, AccountSchema, registerAccountRoutes } from './routes/accounts.js';
 import { CardholderSchema, registerCardholderRoutes } from './routes/cardholders.js';
+import { registerKycRoutes } from './routes/kyc.js';
 import { convertForCard } from '../../processing/fx.js';
 import { AuthorizationSchema, registerAuthorizationRoutes } from './routes/authorizations.js';
 import { TransactionSchema, registerTransactionRoutes } from './routes/transactions.js';
@@ -19,6 +20,7 @@ import { ApiKeySchema, ProgramSchema, registerProgramRoutes } from './routes/pro
 import { registerRevealPage } from './routes/reveal-page.js';
 import { SettlementSchema, registerSettlementRoutes } from './routes/settlements.js';
 import { registerRiskRuleRoutes } from './routes/risk-rules.js';
+import { registerScreeningRoutes } from './routes/screening.js';
 import { registerWebhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
 export interface ApiOptions {
@@ -53,6 +55,7 @@ export async function buildApi(
   registerProgramRoutes(app, issuing);
   registerOperatorUserRoutes(app, issuing);
   registerCardholderRoutes(app, issuing);
+  registerKycRoutes(app, issuing);
   registerAccountRoutes(app, issuing);
   registerCardRoutes(app, issuing, options);
   registerRevealPage(app, issuing);
@@ -64,5 +67,6 @@ export async function buildApi(
   registerAuthorizationEndpointRoutes(app, issuing);
   registerWebhookEndpointRoutes(app, issuing);
   registerRiskRuleRoutes(app, issuing);
+  registerScreeningRoutes(app, issuing);
   return app;
 }

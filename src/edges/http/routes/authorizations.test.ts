@@ -118,6 +118,7 @@ const CHECK_ORDER = [
   'merchant_country',
   'currency_conversion',
   'spending_limits',
+  'kyc_limit',
   'risk',
   'balance',
 ] as const;

@@ -36,7 +36,9 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T)
   Type.Union([schema, Type.Null()]);
 
 const CardholderStatus = StringEnum(CARDHOLDER_STATUSES);
-const KycStatus = StringEnum(KYC_STATUSES, { description: 'Set by KYC; read-only here' });
+const KycStatus = StringEnum(KYC_STATUSES, {
+  description: 'Moved by verifications (POST /v1/cardholders/{id}/verifications); read-only here',
+});
 
 const AddressBody = Type.Object(
   {
@@ -143,6 +145,7 @@ const CardholderListQuery = Type.Object(
     ...PaginationQuery.properties,
     email: Type.Optional(Type.String({ maxLength: 254, description: 'Exact match, ignoring case' })),
     status: Type.Optional(CardholderStatus),
+    kyc_status: Type.Optional(StringEnum(KYC_STATUSES)),
     'created[gte]': Type.Optional(Type.String({ format: 'date-time' })),
     'created[lte]': Type.Optional(Type.String({ format: 'date-time' })),
     program_id: Type.Optional(IdString('prog')),
@@ -277,6 +280,7 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
           query.email === undefined ? undefined : emailBlindIndex(context.vault, query.email),
         )
         .add('status = $?', query.status)
+        .add('kyc_status = $?', query.kyc_status)
         .add('created_at >= $?', timeQuery(query['created[gte]'], 'created[gte]'))
         .add('created_at <= $?', timeQuery(query['created[lte]'], 'created[lte]'));
       const page = await listPage(
