@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { isCountryCode } from '../platform/countries.js';
 import { invalidRequest } from '../platform/errors.js';
+import { isRecord } from '../platform/records.js';
 
 /**
  * A cardholder's personal data: what the PDPO (Cap. 486) protects, so it is stored only as one encrypted document
@@ -249,10 +250,6 @@ export function serializePersonalData(data: PersonalData): Buffer {
   return Buffer.from(JSON.stringify(stored), 'utf8');
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 const stringOrNull = (value: unknown): value is string | null => value === null || typeof value === 'string';
 
 /**
@@ -261,13 +258,13 @@ const stringOrNull = (value: unknown): value is string | null => value === null 
  */
 export function parsePersonalData(plaintext: Buffer): PersonalData {
   const parsed: unknown = JSON.parse(plaintext.toString('utf8'));
-  if (!isObject(parsed) || parsed.v !== 1 || typeof parsed.name !== 'string') {
+  if (!isRecord(parsed) || parsed.v !== 1 || typeof parsed.name !== 'string') {
     throw new Error('stored personal data has an unknown shape');
   }
   const address = parsed.address;
   const addressOk =
     address === null ||
-    (isObject(address) &&
+    (isRecord(address) &&
       typeof address.line1 === 'string' &&
       typeof address.city === 'string' &&
       typeof address.country === 'string' &&

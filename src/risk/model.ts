@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FEATURES, FEATURE_NAMES, featureVector, type RiskFeatures } from './features.js';
+import { isRecord } from '../platform/records.js';
 
 /**
  * The fraud-scoring model: its artefact format, loading and inference. The artefact is JSON written by
@@ -99,10 +100,6 @@ export class RiskModelError extends Error {
 /** A value as JSON for an error message; `absent` when there is none. */
 function shown(value: unknown, absent: string): string {
   return value === undefined ? absent : JSON.stringify(value);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function numberArray(

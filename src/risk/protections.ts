@@ -11,6 +11,7 @@
 import { LantauError, invalidRequest } from '../platform/errors.js';
 import type { RiskFeatures } from './features.js';
 import { MAX_HOLDER_EVENTS } from './holder-state.js';
+import { isRecord } from '../platform/records.js';
 
 export interface ProtectionSettings {
   readonly card_testing: {
@@ -115,10 +116,6 @@ const NUMERIC_SETTINGS = {
   },
   burst: { per_card_1m: MAX_HOLDER_EVENTS, per_card_1h: MAX_HOLDER_EVENTS },
 } as const;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * A programme's change to its protections, over what it has now (`current`): any protection and any of its

@@ -12,6 +12,7 @@
  */
 import { invalidRequest, type LantauError } from '../platform/errors.js';
 import { FEATURES } from './features.js';
+import { isRecord } from '../platform/records.js';
 
 export const RULE_ACTIONS = ['decline', 'review', 'allow'] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
@@ -132,9 +133,6 @@ const NAME_LENGTH_MAX = 100;
 const CONDITIONS_MAX = 20;
 const LIST_LENGTH_MAX = 1_000;
 export const PRIORITY_MAX = 1_000_000;
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const describe = (value: unknown): string =>
   Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`;

@@ -5,6 +5,7 @@ import { formatMoney } from '../../platform/money.js';
 import { appendAudit, type AuditActor } from '../../records/audit.js';
 import { emitEvent, type RecordsContext } from '../../records/outbox.js';
 import { KYC_TIERS, tierOf, type KycStatus, type KycTier } from './status.js';
+import { isRecord } from '../../platform/records.js';
 
 /**
  * A programme's KYC tier limits (HKMA's tiered approach for stored value facilities, DESIGN.md's reference facts):
@@ -49,10 +50,6 @@ export interface KycTiers extends KycTierSettings {
 type StoredTiers = Partial<Record<KycTier, Record<string, TierLimits>>>;
 
 const CURRENCIES_PER_TIER_MAX = 20;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isLimit(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
