@@ -13,6 +13,9 @@
  *   http     requests per second and latency through the full HTTP stack (autocannon over loopback)
  *   risk     what risk adds to each authorization in-process (bench/risk.ts): state, features, model, rules,
  *            protections, per authorization of a generated population, p50 to max
+ *   screening  sanctions screening in-process (bench/screening.ts): both lists parsed and indexed (time, heap), the
+ *            labelled set's recall and false-positive rate, per-check latency p50 to max against its target, and
+ *            checks per second on one core
  * Options:
  *   --seconds N           each measured run (default 3; the authorizations bench's phases default to 10)
  *   --backend B           postgres, pglite or both (default both)
@@ -45,6 +48,7 @@ import { benchVault } from './vault.js';
 import { benchAuthorizations } from './authorizations.js';
 import { benchIssuing } from './issuing.js';
 import { benchRisk } from './risk.js';
+import { benchScreening } from './screening.js';
 import { benchKek, drive as driveFor, rate } from './support.js';
 
 const { values, positionals } = parseArgs({
@@ -84,7 +88,7 @@ const pgbenchSeconds = wholeNumber('pgbench-seconds', values['pgbench-seconds'],
 const selected = new Set(
   positionals.length > 0
     ? positionals
-    : ['records', 'audit', 'ledger', 'issuing', 'authorizations', 'http', 'vault', 'risk'],
+    : ['records', 'audit', 'ledger', 'issuing', 'authorizations', 'http', 'vault', 'risk', 'screening'],
 );
 const serverUrl =
   process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -256,6 +260,7 @@ try {
   // The vault's figures open databases of their own (its lookups table, a SoftHSM2 token when one is installed).
   if (selected.has('vault')) await benchVault(seconds);
   if (selected.has('risk')) await benchRisk();
+  if (selected.has('screening')) benchScreening(seconds);
 } finally {
   for (const backend of backends) await backend.dispose();
 }

@@ -18,6 +18,12 @@ import {
 } from './personal-data.js';
 import type { KycStatus } from '../compliance/kyc/status.js';
 import type { Actor, IssuingContext } from './programs.js';
+import {
+  screenCardholder,
+  screenedFieldsChanged,
+  type ScreeningOutcome,
+  type ScreeningStatus,
+} from './cardholder-screening.js';
 import { normalizeSpendingControls, type SpendingControls } from './spending-controls.js';
 
 export const CARDHOLDER_ID_PREFIX = 'chd';
@@ -44,6 +50,8 @@ export interface Cardholder extends PersonalData {
   readonly object: 'cardholder';
   readonly program_id: string;
   readonly kyc_status: KycStatus;
+  /** Moved only by sanctions screening (issuing/cardholder-screening.ts) and the decisions on its alerts. */
+  readonly screening_status: ScreeningStatus;
   readonly status: CardholderStatus;
   readonly spending_controls: SpendingControls;
   readonly metadata: Readonly<Record<string, string>>;
@@ -79,6 +87,7 @@ export interface CardholderRow {
   program_id: string;
   status: CardholderStatus;
   kyc_status: KycStatus;
+  screening_status: ScreeningStatus;
   pii_encrypted: Uint8Array;
   spending_controls: SpendingControls;
   metadata: Record<string, string>;
@@ -87,7 +96,7 @@ export interface CardholderRow {
 }
 
 export const CARDHOLDER_COLUMNS =
-  'id, program_id, status, kyc_status, pii_encrypted, spending_controls, metadata, created_at, updated_at';
+  'id, program_id, status, kyc_status, screening_status, pii_encrypted, spending_controls, metadata, created_at, updated_at';
 
 export function cardholderFromRow(row: CardholderRow, personal: PersonalData): Cardholder {
   return {
@@ -103,6 +112,7 @@ export function cardholderFromRow(row: CardholderRow, personal: PersonalData): C
     ip_address: personal.ip_address,
     device_id: personal.device_id,
     kyc_status: row.kyc_status,
+    screening_status: row.screening_status,
     status: row.status,
     spending_controls: row.spending_controls,
     metadata: row.metadata,
@@ -113,7 +123,7 @@ export function cardholderFromRow(row: CardholderRow, personal: PersonalData): C
 
 /** The columns a summary is made of: everything but the encrypted document. */
 export const CARDHOLDER_SUMMARY_COLUMNS =
-  'id, program_id, status, kyc_status, spending_controls, metadata, created_at, updated_at';
+  'id, program_id, status, kyc_status, screening_status, spending_controls, metadata, created_at, updated_at';
 
 /** A summary straight from the row's clear columns, with nothing decrypted (the same object `cardholderSummary` makes). */
 export function cardholderSummaryFromRow(row: Omit<CardholderRow, 'pii_encrypted'>): CardholderSummary {
@@ -122,6 +132,7 @@ export function cardholderSummaryFromRow(row: Omit<CardholderRow, 'pii_encrypted
     object: 'cardholder',
     program_id: row.program_id,
     kyc_status: row.kyc_status,
+    screening_status: row.screening_status,
     status: row.status,
     spending_controls: row.spending_controls,
     metadata: row.metadata,
@@ -210,7 +221,14 @@ export async function createCardholder(
   );
   const row = inserted.rows[0];
   if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
-  const cardholder = cardholderFromRow(row, personal);
+  const screened = await screenCardholder(
+    tx,
+    context,
+    { ...personal, id, program_id: programId, screening_status: row.screening_status },
+    'cardholder_created',
+    by,
+  );
+  const cardholder = withScreening(cardholderFromRow(row, personal), screened);
   await emitEvent(tx, context, {
     type: 'cardholder.created',
     programId,
@@ -221,9 +239,13 @@ export async function createCardholder(
     action: 'cardholder.created',
     programId,
     target: { type: 'cardholder', id },
-    details: { status: cardholder.status },
+    details: { status: cardholder.status, screening_status: cardholder.screening_status },
   });
   return cardholder;
+}
+
+function withScreening(cardholder: Cardholder, screened: ScreeningOutcome): Cardholder {
+  return { ...cardholder, screening_status: screened.status };
 }
 
 /** The row, if it exists and the caller may see it (`programScope` undefined: the operator, who sees all). */
@@ -333,7 +355,13 @@ export async function updateCardholder(
   );
   const next = updated.rows[0];
   if (next === undefined) throw new Error('UPDATE … RETURNING returned no row');
-  const cardholder = cardholderFromRow(next, personal);
+  let cardholder = cardholderFromRow(next, personal);
+  if (personalChanged && screenedFieldsChanged(current, cardholder)) {
+    cardholder = withScreening(
+      cardholder,
+      await screenCardholder(tx, context, cardholder, 'cardholder_updated', by),
+    );
+  }
   await emitEvent(tx, context, {
     type: 'cardholder.updated',
     programId: cardholder.program_id,

@@ -4,6 +4,7 @@ import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import { appendAudit } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
 import { bindToRow, type EncryptedColumn } from '../vault/encrypted-columns.js';
+import { screeningHold, type ScreeningStatus } from './screening-holds.js';
 import { expiryFrom, generatePan } from './pan.js';
 import { getProgram, type Actor, type IssuingContext } from './programs.js';
 import { normalizeSpendingControls, type SpendingControls } from './spending-controls.js';
@@ -68,7 +69,7 @@ export interface CardChanges {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-interface CardRow {
+export interface CardRow {
   id: string;
   program_id: string;
   cardholder_id: string;
@@ -137,8 +138,9 @@ interface Owner {
 
 /** The cardholder and wallet a new card draws on: both the programme's, the wallet the cardholder's. */
 async function checkOwner(tx: Transaction, programId: string, input: NewCard): Promise<Owner> {
-  const holder = await tx.query<{ status: string }>(
-    'SELECT status FROM cardholders WHERE id = $1 AND program_id = $2 FOR SHARE',
+  const holder = await tx.query<{ status: string; screening_status: ScreeningStatus; mode: string }>(
+    `SELECT h.status, h.screening_status, p.mode FROM cardholders h JOIN programs p ON p.id = h.program_id
+     WHERE h.id = $1 AND h.program_id = $2 FOR SHARE OF h`,
     [input.cardholder_id, programId],
   );
   const holderRow = holder.rows[0];
@@ -156,6 +158,8 @@ async function checkOwner(tx: Transaction, programId: string, input: NewCard): P
       'cardholder_id',
     );
   }
+  const hold = screeningHold(holderRow.screening_status, holderRow.mode === 'live', 'Cards are not issued');
+  if (hold !== undefined) throw hold;
   const wallet = await tx.query<{ cardholder_id: string; currency: string; status: string }>(
     'SELECT cardholder_id, currency, status FROM wallets WHERE id = $1 AND program_id = $2 FOR SHARE',
     [input.account_id, programId],
@@ -328,6 +332,19 @@ export async function updateCard(
       'card_closed',
       'A closed card is final: it cannot be reopened or have its controls changed; issue a new card',
       changes.status !== undefined ? 'status' : 'spending_controls',
+    );
+  }
+  if (
+    current.status === 'paused' &&
+    current.status_reason === 'compliance' &&
+    changes.status !== undefined &&
+    changes.status !== 'closed'
+  ) {
+    // Nor re-paused with a reason of the programme's, which it could then lift.
+    throw invalidRequest(
+      'card_compliance_hold',
+      'This card was paused by sanctions screening: it resumes when the screening alert is cleared, or may be closed',
+      'status',
     );
   }
   if (changes.status_reason !== undefined && changes.status === undefined) {

@@ -8,6 +8,7 @@ import { emitEvent } from '../records/outbox.js';
 import type { KycStatus } from '../compliance/kyc/status.js';
 import { loadRefusal, loadYearStart } from '../compliance/kyc/tiers.js';
 import { lockCardholderReference } from './cardholders.js';
+import { screeningHold, type ScreeningStatus } from './screening-holds.js';
 import { getProgram, programAccountId, type Actor, type IssuingContext } from './programs.js';
 
 /**
@@ -19,8 +20,10 @@ export const WALLET_ID_PREFIX = 'acct';
 export const LOAD_ID_PREFIX = 'load';
 export const UNLOAD_ID_PREFIX = 'unld';
 export const WALLET_LEDGER_KIND = 'wallet';
-export const WALLET_STATUSES = ['active', 'inactive'] as const;
+export const WALLET_STATUSES = ['active', 'inactive', 'frozen'] as const;
 export type WalletStatus = (typeof WALLET_STATUSES)[number];
+/** What a programme may set; `frozen` is set only by a confirmed sanctions match (issuing/screening-alerts.ts). */
+export const SETTABLE_WALLET_STATUSES = ['active', 'inactive'] as const;
 export const MOVEMENT_KINDS = ['load', 'unload'] as const;
 export type MovementKind = (typeof MOVEMENT_KINDS)[number];
 export const DESCRIPTION_LENGTH_MAX = 500;
@@ -52,7 +55,7 @@ export interface NewWallet {
 }
 
 export interface WalletChanges {
-  readonly status?: WalletStatus;
+  readonly status?: (typeof SETTABLE_WALLET_STATUSES)[number];
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
@@ -266,6 +269,13 @@ export async function updateWallet(
 ): Promise<Wallet> {
   const row = await findWalletRow(tx, id, programScope, 'FOR UPDATE OF w');
   if (row === undefined) throw notFound('account', id);
+  if (row.status === 'frozen' && changes.status !== undefined) {
+    throw invalidRequest(
+      'account_frozen',
+      'This account is frozen after a confirmed sanctions match; its status cannot be changed',
+      'status',
+    );
+  }
   await tx.query('UPDATE wallets SET status = $2, metadata = $3::jsonb, updated_at = $4 WHERE id = $1', [
     id,
     changes.status ?? row.status,
@@ -304,19 +314,27 @@ function checkMovement(input: NewMovement, wallet: WalletRow): void {
   }
 }
 
+interface MovingHolder {
+  readonly id: string;
+  readonly kyc_status: KycStatus;
+  readonly screening_status: ScreeningStatus;
+  readonly kyc_tiers: unknown;
+  readonly mode: string;
+}
+
 /**
- * A load's cardholder, locked FOR UPDATE, with their KYC status and their programme's tier limits. The lock is the
+ * A movement's cardholder, locked FOR UPDATE, with their KYC status and their programme's tier limits. The lock is the
  * one the authorization path and clearing take first (processing/decide.ts `lockOwners`): two loads, or a load and
  * a refund, for the same cardholder queue there, so they cannot both fit under a limit that has room for one. Taken
  * before the wallet's row, in the order every writer on this path locks. Undefined when the wallet is not found.
  */
-async function lockLoadingHolder(
+async function lockMovingHolder(
   tx: Transaction,
   walletId: string,
   programScope: string | undefined,
-): Promise<{ id: string; kyc_status: KycStatus; kyc_tiers: unknown } | undefined> {
-  const found = await tx.query<{ id: string; kyc_status: KycStatus; kyc_tiers: unknown }>(
-    `SELECT h.id, h.kyc_status, p.kyc_tiers
+): Promise<MovingHolder | undefined> {
+  const found = await tx.query<MovingHolder>(
+    `SELECT h.id, h.kyc_status, h.screening_status, p.kyc_tiers, p.mode
      FROM wallets w JOIN cardholders h ON h.id = w.cardholder_id JOIN programs p ON p.id = w.program_id
      WHERE w.id = $1 AND ($2::text IS NULL OR w.program_id = $2)
      FOR UPDATE OF h`,
@@ -357,7 +375,8 @@ export async function moveMoney(
   input: NewMovement,
   by: Actor,
 ): Promise<Movement> {
-  const holder = kind === 'load' ? await lockLoadingHolder(tx, walletId, programScope) : undefined;
+  // Unloads lock the cardholder too: a sanctions screening changing their status must not interleave.
+  const holder = await lockMovingHolder(tx, walletId, programScope);
   // FOR SHARE of the wallet row only: a concurrent status change waits, concurrent movements do not. The ledger
   // locks the two accounts itself, in id order.
   const wallet = await findWalletRow(tx, walletId, programScope, 'FOR SHARE OF w');
@@ -367,7 +386,22 @@ export async function moveMoney(
     // Unloads stay open on an inactive wallet: paying out what remains is how one is wound down.
     throw invalidRequest('account_inactive', 'This account is inactive and cannot be loaded', 'id');
   }
+  if (wallet.status === 'frozen') {
+    throw invalidRequest(
+      'account_frozen',
+      'This account is frozen after a confirmed sanctions match: nothing is paid out of it',
+      'id',
+    );
+  }
   if (holder !== undefined) {
+    const hold = screeningHold(
+      holder.screening_status,
+      holder.mode === 'live',
+      kind === 'load' ? 'The account is not loaded' : 'Nothing is paid out of the account',
+    );
+    if (hold !== undefined) throw hold;
+  }
+  if (holder !== undefined && kind === 'load') {
     // The balance a tier caps is the posted one, what the wallet holds: a hold still awaiting its clearing is money
     // the wallet still has. Read under the cardholder's lock, after it was taken, so it is the latest.
     const refusal = loadRefusal(holder.kyc_tiers, {

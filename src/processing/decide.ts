@@ -45,6 +45,7 @@ import {
   APPROVED,
   DECLINES,
   PARTIALLY_APPROVED,
+  screeningAllows,
   VERIFIED,
   type Check,
   type DeclineReason,
@@ -299,6 +300,7 @@ interface CardholderState {
   readonly status: string;
   readonly spending_controls: SpendingControls;
   readonly kyc_status: KycStatus;
+  readonly screening_status: string;
 }
 
 type CardRow = Parameters<typeof cardFromRow>[0] & {
@@ -345,7 +347,8 @@ async function lockOwners(
     const rows = await tx.query<
       CardholderState & { id: string; cardholder_id: string; program_id: string; pan_index: Uint8Array }
     >(
-      `SELECT c.id, c.cardholder_id, c.program_id, c.pan_index, h.status, h.spending_controls, h.kyc_status
+      `SELECT c.id, c.cardholder_id, c.program_id, c.pan_index, h.status, h.spending_controls, h.kyc_status,
+         h.screening_status
        FROM cards c JOIN cardholders h ON h.id = c.cardholder_id
        WHERE (c.id = ANY($1::text[]) OR c.pan_index = ANY($2::bytea[]))
          AND ($3::text[] IS NULL OR c.program_id = ANY($3::text[]))
@@ -364,6 +367,7 @@ async function lockOwners(
         status: row.status,
         spending_controls: row.spending_controls,
         kyc_status: row.kyc_status,
+        screening_status: row.screening_status,
       });
     }
   }
@@ -784,7 +788,15 @@ export async function decideGroup(
       return matches ? undefined : 'cvv2_mismatch';
     });
     checks.run('cardholder', () => (holder.status === 'active' ? undefined : 'cardholder_inactive'));
-    checks.run('account', () => (state.wallet.status === 'active' ? undefined : 'account_inactive'));
+    // Screening pauses the cards of a cardholder it finds; this catches a card resumed or issued around that.
+    checks.run('screening', () => (screeningAllows(holder.screening_status) ? undefined : 'compliance_hold'));
+    checks.run('account', () =>
+      state.wallet.status === 'active'
+        ? undefined
+        : state.wallet.status === 'frozen'
+          ? 'account_frozen'
+          : 'account_inactive',
+    );
     checks.run('merchant_lock', () => {
       if (state.cardType !== 'merchant_locked') return 'skipped';
       return state.lockedMerchant === null || state.lockedMerchant === merchantKey(merchant)

@@ -13,6 +13,12 @@ export const DECLINES = {
   card_stolen: { code: '43', message: 'The card was reported stolen' },
   cardholder_inactive: { code: '62', message: 'The cardholder is not active' },
   account_inactive: { code: '62', message: 'The card’s account is not active' },
+  account_frozen: { code: '62', message: 'The card’s account is frozen after a confirmed sanctions match' },
+  compliance_hold: {
+    code: '62',
+    message:
+      'The cardholder has a sanctions screening match: a potential one under review, or a confirmed one',
+  },
   program_suspended: { code: '62', message: 'The card programme is suspended' },
   merchant_category_blocked: {
     code: '57',
@@ -44,6 +50,11 @@ export const DECLINES = {
 } as const;
 
 export type DeclineReason = keyof typeof DECLINES;
+
+/** A potential or confirmed sanctions match stops spending; not_screened does not (see issuing/screening-holds.ts). */
+export function screeningAllows(status: string): boolean {
+  return status !== 'potential_match' && status !== 'confirmed_match';
+}
 
 export const APPROVED = '00';
 export const PARTIALLY_APPROVED = '10';

@@ -19,7 +19,7 @@ import {
 } from './authorizations.js';
 import { networkKey, type NetworkIdentity, type ProcessingContext } from './authorize.js';
 import { amountTooLargeAsBadInput, convertAmount } from './fx.js';
-import { APPROVED, DECLINES } from './declines.js';
+import { APPROVED, DECLINES, screeningAllows } from './declines.js';
 import { limitsAllow } from './limits.js';
 import type { SpendingControls } from '../issuing/spending-controls.js';
 import type { KycStatus } from '../compliance/kyc/status.js';
@@ -180,20 +180,23 @@ async function incrementRefusal(
   row: AuthorizationRow,
   amount: number,
   now: Date,
-): Promise<'spending_limit_exceeded' | 'kyc_limit_exceeded' | undefined> {
+): Promise<'spending_limit_exceeded' | 'kyc_limit_exceeded' | 'compliance_hold' | undefined> {
   const controls = await tx.query<{
     card: SpendingControls;
     cardholder: SpendingControls;
     kyc_status: KycStatus;
+    screening_status: string;
     kyc_tiers: unknown;
   }>(
-    `SELECT c.spending_controls AS card, h.spending_controls AS cardholder, h.kyc_status, p.kyc_tiers
+    `SELECT c.spending_controls AS card, h.spending_controls AS cardholder, h.kyc_status, h.screening_status,
+       p.kyc_tiers
      FROM cards c JOIN cardholders h ON h.id = c.cardholder_id JOIN programs p ON p.id = c.program_id
      WHERE c.id = $1`,
     [row.card_id],
   );
   const found = controls.rows[0];
   if (found === undefined) return 'spending_limit_exceeded';
+  if (!screeningAllows(found.screening_status)) return 'compliance_hold';
   const fits = await limitsAllow(tx, {
     cardId: row.card_id,
     cardControls: found.card,

@@ -13,6 +13,7 @@ import { emitEvent, type RecordsContext } from '../../records/outbox.js';
 import { describeWarning, detectListFormat, ListFormatError, type ParsedList } from './list-format.js';
 import { fileDigest, latestVersions, storeListVersion, type ListVersion } from './list-store.js';
 import { parseOfacSdn } from './ofac-list.js';
+import { lockListsExclusive } from './screening.js';
 import { parseUnList } from './un-list.js';
 
 export interface LoadedList {
@@ -40,6 +41,8 @@ export async function loadSanctionsFile(
   }
   const digest = fileDigest(bytes);
   return context.db.transaction(async (tx) => {
+    // Screenings in flight finish against the versions before this one (screening.ts, the list lock).
+    await lockListsExclusive(tx);
     const { version, created } = await storeListVersion(tx, {
       id: context.ids('sanl'),
       list: parsed.list,

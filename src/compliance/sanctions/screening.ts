@@ -3,7 +3,7 @@
  * newer version is first seen (a cheap read of the versions' ids on each check says whether one is), so every
  * process screens against the same versions within one check of a load.
  */
-import type { Queryable } from '../../platform/db/database.js';
+import type { Queryable, Transaction } from '../../platform/db/database.js';
 import { buildScreeningIndex, screen, type ScreeningIndex, type ScreeningResult } from './matching.js';
 import { latestVersions, versionEntries, type ListVersion } from './list-store.js';
 
@@ -16,14 +16,36 @@ export interface ScreeningQuery {
   readonly kind?: 'individual' | 'entity';
 }
 
+export interface ListUsed {
+  readonly list: string;
+  readonly version: string;
+  readonly entry_count: number;
+}
+
 export interface ScreeningCheck extends ScreeningResult {
   readonly object: 'screening_check';
   /** The list versions checked against: what a later review needs to reproduce the answer. */
-  readonly lists: readonly {
-    readonly list: string;
-    readonly version: string;
-    readonly entry_count: number;
-  }[];
+  readonly lists: readonly ListUsed[];
+}
+
+/** The lists a screening used, as one value: a cardholder screened with another key is due a re-screen. */
+export function listKeyOf(versions: readonly ListVersion[]): string {
+  return versions.map((version) => version.id).join(',');
+}
+
+/**
+ * Taken shared by every transaction that screens and stores the result, and exclusively by a list load: a
+ * screening against the versions before a load commits before the load does, so the re-screen that follows the
+ * load sees it. Take it before the audit chain's lock (any audited write), as loads do, or the two can deadlock.
+ */
+const SCREENING_LOCK_KEY = 0x5343524545; // "SCREE"
+
+export async function lockListsShared(tx: Transaction): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [SCREENING_LOCK_KEY]);
+}
+
+export async function lockListsExclusive(tx: Transaction): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [SCREENING_LOCK_KEY]);
 }
 
 interface BuiltIndex {
@@ -34,38 +56,83 @@ interface BuiltIndex {
 
 const indexes = new WeakMap<Queryable, { built?: BuiltIndex; building?: Promise<BuiltIndex> }>();
 
-async function indexFor(db: Queryable): Promise<BuiltIndex> {
+function keptFor(db: Queryable): { built?: BuiltIndex; building?: Promise<BuiltIndex> } {
   let kept = indexes.get(db);
   if (kept === undefined) {
     kept = {};
     indexes.set(db, kept);
   }
+  return kept;
+}
+
+async function build(reader: Queryable, versions: readonly ListVersion[]): Promise<BuiltIndex> {
+  const entries = (await Promise.all(versions.map((version) => versionEntries(reader, version.id)))).flat();
+  return { key: listKeyOf(versions), versions, index: buildScreeningIndex(entries) };
+}
+
+/** The index over the latest versions, built (once, shared by concurrent callers) if those are new here. */
+async function indexFor(db: Queryable): Promise<BuiltIndex> {
+  const kept = keptFor(db);
   const versions = await latestVersions(db);
-  const key = versions.map((version) => version.id).join(',');
+  const key = listKeyOf(versions);
   if (kept.built?.key === key) return kept.built;
-  const holder = kept;
-  // Concurrent checks that see the same new versions share one build.
-  holder.building ??= (async () => {
-    const entries = (await Promise.all(versions.map((version) => versionEntries(db, version.id)))).flat();
-    return { key, versions, index: buildScreeningIndex(entries) };
-  })().finally(() => {
-    holder.building = undefined;
+  kept.building ??= build(db, versions).finally(() => {
+    kept.building = undefined;
   });
-  const built = await holder.building;
-  holder.built = built;
+  const built = await kept.building;
+  kept.built = built;
   return built;
 }
 
-export async function screenName(db: Queryable, query: ScreeningQuery): Promise<ScreeningCheck> {
-  const { index, versions } = await indexFor(db);
-  const result = screen(index, query);
+/**
+ * Builds this process's index for the latest versions now, outside any transaction: at start, after a load, and
+ * before a write that will screen, so the transaction does not build it while holding its locks.
+ */
+export async function warmScreening(db: Queryable): Promise<void> {
+  await indexFor(db);
+}
+
+function checkWith(built: BuiltIndex, query: ScreeningQuery): ScreeningCheck {
+  const result = screen(built.index, query);
   return {
     object: 'screening_check',
     ...result,
-    lists: versions.map((version) => ({
+    lists: built.versions.map((version) => ({
       list: version.list,
       version: version.id,
       entry_count: version.entry_count,
     })),
   };
+}
+
+export async function screenName(db: Queryable, query: ScreeningQuery): Promise<ScreeningCheck> {
+  return checkWith(await indexFor(db), query);
+}
+
+/** Screening inside a transaction that stores its result: the versions it sees, under the shared list lock. */
+export interface TransactionScreener {
+  /** The list versions' key (`listKeyOf`); empty when no list is loaded. */
+  readonly key: string;
+  readonly loaded: boolean;
+  screen(query: ScreeningQuery): ScreeningCheck;
+}
+
+/**
+ * Takes the shared list lock and answers with the versions this transaction sees. The process's index (for `db`)
+ * is used when it is for those versions, as it is unless a load committed a moment ago; else one is built from
+ * the transaction and kept (the versions it read are committed, and no load can commit while the lock is held,
+ * so they are the latest).
+ */
+export async function screenerFor(tx: Transaction, db: Queryable): Promise<TransactionScreener> {
+  await lockListsShared(tx);
+  const versions = await latestVersions(tx);
+  const key = listKeyOf(versions);
+  const kept = keptFor(db);
+  let built = kept.built;
+  if (built?.key !== key) {
+    built = await build(tx, versions);
+    kept.built = built;
+  }
+  const screening = built;
+  return { key, loaded: versions.length > 0, screen: (query) => checkWith(screening, query) };
 }

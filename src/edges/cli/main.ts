@@ -117,7 +117,7 @@ audit
 
 registerKeyCommands(program, () => orExit(() => loadSettings()));
 registerClearingCommands(program, () => orExit(() => loadSettings()));
-registerSanctionsCommands(program, withDatabase);
+registerSanctionsCommands(program, withDatabase, () => orExit(() => loadSettings()));
 
 const ledger = program.command('ledger').description('the double-entry ledger');
 ledger

@@ -10,6 +10,7 @@ import { convertForCard } from '../../processing/fx.js';
 import { expireAuthorizations } from '../../processing/lifecycle.js';
 import { riskMemoryFor } from '../../processing/risk-in-decision.js';
 import { loadSanctionsAtStart } from '../../compliance/sanctions/load.js';
+import { rescreenDue } from '../../issuing/sanctions-rescreen.js';
 import { SETTLEMENT_GRACE_MS, settleDue } from '../../processing/settlement.js';
 import { createWebhookMetrics } from '../../delivery/webhooks/dispatcher.js';
 import { runWebhookRound } from '../../delivery/webhooks/worker.js';
@@ -32,6 +33,7 @@ const SETTLEMENT_INTERVAL_MS = 60_000;
 const WEBHOOK_INTERVAL_MS = 1_000;
 /** How far behind another process's merchant and device counts may be. */
 const RISK_COUNTER_SYNC_MS = 1_000;
+const RESCREEN_INTERVAL_MS = 5_000;
 
 export interface RunningServer {
   readonly url: string;
@@ -181,6 +183,29 @@ export async function serve(
   const riskSync = setInterval(() => void syncRiskCounters(), RISK_COUNTER_SYNC_MS);
   riskSync.unref();
 
+  // Sanctions re-screening: whenever the latest list versions have not been screened against by everyone yet
+  // (after a load by `lantau sanctions load` here or in another process, and after an upgrade that added
+  // screening), the cardholders due are screened again, in batches, off the request path (issuing/sanctions-rescreen.ts).
+  const rescreenStop = new AbortController();
+  let rescreening: Promise<void> | undefined;
+  const rescreen = () => {
+    if (rescreening !== undefined) return;
+    rescreening = rescreenDue(issuing, { signal: rescreenStop.signal })
+      .then(
+        (progress) => {
+          if (progress !== undefined && progress.screened > 0)
+            logger.info(progress, 'cardholders re-screened');
+        },
+        (error: unknown) => logger.error({ err: error }, 'sanctions re-screen failed'),
+      )
+      .finally(() => {
+        rescreening = undefined;
+      });
+  };
+  rescreen();
+  const rescreens = setInterval(rescreen, RESCREEN_INTERVAL_MS);
+  rescreens.unref();
+
   // NATS_URL: every outbox event is also published to NATS JetStream. A NATS that is down is retried in the
   // background; the API serves regardless, and the outbox keeps every event until it is published.
   const nats = config.nats;
@@ -207,6 +232,10 @@ export async function serve(
       clearInterval(purge);
       clearInterval(expiry);
       clearInterval(settlement);
+      clearInterval(rescreens);
+      // A re-screen stops after its current batch; the next start goes on from there.
+      rescreenStop.abort();
+      await rescreening;
       await stopWebhooks();
       const timeout = new Promise<'timeout'>((resolve) =>
         setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),

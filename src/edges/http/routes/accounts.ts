@@ -3,6 +3,7 @@ import type { IssuingContext } from '../../../issuing/programs.js';
 import {
   MOVEMENT_COLUMNS,
   WALLET_SELECT,
+  SETTABLE_WALLET_STATUSES,
   WALLET_STATUSES,
   createWallet,
   getWallet,
@@ -74,7 +75,14 @@ const CreateAccountBody = Type.Object(
 );
 
 const UpdateAccountBody = Type.Object(
-  { status: Type.Optional(WalletStatus), metadata: Type.Optional(Metadata) },
+  {
+    status: Type.Optional(
+      StringEnum(SETTABLE_WALLET_STATUSES, {
+        description: 'frozen is not set here: only a confirmed sanctions match freezes an account',
+      }),
+    ),
+    metadata: Type.Optional(Metadata),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../../../test/support/app.js';
+import { loadTestSanctionsList } from '../../../../test/support/sanctions.js';
 import {
   createTestProgram,
   withoutProtections,
@@ -68,6 +69,8 @@ let other: TestProgram;
 
 beforeAll(async () => {
   api = await openTestApi();
+  // Live programmes issue only to screened cardholders.
+  await loadTestSanctionsList(api);
   // Many authorizations on one card at one instant, on purpose: the burst protection is not what is tested here.
   main = await withoutProtections(api, await createTestProgram(api));
   other = await createTestProgram(api);
@@ -112,6 +115,7 @@ const CHECK_ORDER = [
   'expiry',
   'cvv2',
   'cardholder',
+  'screening',
   'account',
   'merchant_lock',
   'merchant_category',

@@ -12,6 +12,8 @@ import {
   type Cardholder,
   type CardholderRow,
 } from '../../../issuing/cardholders.js';
+import { SCREENING_STATUSES } from '../../../issuing/cardholder-screening.js';
+import { warmScreening } from '../../../compliance/sanctions/screening.js';
 import type { IssuingContext } from '../../../issuing/programs.js';
 import { SpendingControlsSchema } from '../../../issuing/spending-controls.js';
 import { LantauError } from '../../../platform/errors.js';
@@ -131,6 +133,10 @@ export const CardholderSchema = Type.Object(
     ip_address: NullableString,
     device_id: NullableString,
     kyc_status: KycStatus,
+    screening_status: StringEnum(SCREENING_STATUSES, {
+      description:
+        'Sanctions screening: potential_match while an alert awaits a person (no cards issued, no loads or unloads), confirmed_match after one is confirmed',
+    }),
     status: CardholderStatus,
     spending_controls: SpendingControlsSchema,
     metadata: Type.Record(Type.String(), Type.String()),
@@ -146,6 +152,7 @@ const CardholderListQuery = Type.Object(
     email: Type.Optional(Type.String({ maxLength: 254, description: 'Exact match, ignoring case' })),
     status: Type.Optional(CardholderStatus),
     kyc_status: Type.Optional(StringEnum(KYC_STATUSES)),
+    screening_status: Type.Optional(StringEnum(SCREENING_STATUSES)),
     'created[gte]': Type.Optional(Type.String({ format: 'date-time' })),
     'created[lte]': Type.Optional(Type.String({ format: 'date-time' })),
     program_id: Type.Optional(IdString('prog')),
@@ -247,11 +254,15 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
     async (request, reply) => {
       const programId = programScopeOf(request);
       if (programId === undefined) throw new Error('a programme route without a programme principal');
-      const answer = await reply.mutate(201, async (tx) =>
-        sealAnswer(
-          context.vault,
-          await createCardholder(tx, context, programId, request.body, actorOf(request)),
-        ),
+      const answer = await reply.mutate(
+        201,
+        async (tx) =>
+          sealAnswer(
+            context.vault,
+            await createCardholder(tx, context, programId, request.body, actorOf(request)),
+          ),
+        // Screening builds its index for newly loaded lists here, not in the transaction.
+        () => warmScreening(context.db),
       );
       return openAnswer(context, answer, programId);
     },
@@ -281,6 +292,7 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
         )
         .add('status = $?', query.status)
         .add('kyc_status = $?', query.kyc_status)
+        .add('screening_status = $?', query.screening_status)
         .add('created_at >= $?', timeQuery(query['created[gte]'], 'created[gte]'))
         .add('created_at <= $?', timeQuery(query['created[lte]'], 'created[lte]'));
       const page = await listPage(
@@ -327,18 +339,21 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
     async (request, reply) => {
       const programScope = programScopeOf(request);
       const answer = await withFreshKeys(context.vault, () =>
-        reply.mutate(200, async (tx) =>
-          sealAnswer(
-            context.vault,
-            await updateCardholder(
-              tx,
-              context,
-              request.params.id,
-              programScope,
-              request.body,
-              actorOf(request),
+        reply.mutate(
+          200,
+          async (tx) =>
+            sealAnswer(
+              context.vault,
+              await updateCardholder(
+                tx,
+                context,
+                request.params.id,
+                programScope,
+                request.body,
+                actorOf(request),
+              ),
             ),
-          ),
+          () => warmScreening(context.db),
         ),
       );
       return openAnswer(context, answer, programScope);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../../../test/support/app.js';
+import { loadTestSanctionsList } from '../../../../test/support/sanctions.js';
 import { createApiKey } from '../../../issuing/api-keys.js';
 import { createProgram } from '../../../issuing/programs.js';
 import { verifyLedger } from '../../../ledger/verify.js';
@@ -7,6 +8,8 @@ import { verifyLedger } from '../../../ledger/verify.js';
 let api: TestApi;
 beforeAll(async () => {
   api = await openTestApi();
+  // Live programmes load only screened cardholders' wallets.
+  await loadTestSanctionsList(api);
 });
 afterAll(async () => api.close());
 

@@ -1,10 +1,30 @@
 import { Type } from 'typebox';
+import {
+  ALERT_COLUMNS,
+  ALERT_STATUSES,
+  SCREENING_TRIGGERS,
+  alertFromRow,
+} from '../../../issuing/cardholder-screening.js';
 import type { IssuingContext } from '../../../issuing/programs.js';
+import {
+  GROUNDS_LENGTH_MAX,
+  decideScreeningAlert,
+  getScreeningAlert,
+  type AlertDecision,
+} from '../../../issuing/screening-alerts.js';
 import { LantauError } from '../../../platform/errors.js';
-import { StringEnum, errorResponses } from '../../../platform/http/schemas.js';
+import { ListFilters, listPage } from '../../../platform/http/pagination.js';
+import {
+  IdString,
+  ListOf,
+  PaginationQuery,
+  StringEnum,
+  errorResponses,
+} from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
 import { listVersions } from '../../../compliance/sanctions/list-store.js';
 import { screenName } from '../../../compliance/sanctions/screening.js';
+import { actorOf, programScopeOf } from '../actor.js';
 
 const CheckBody = Type.Object(
   {
@@ -58,7 +78,136 @@ const VersionSchema = Type.Object({
   loaded_by: Type.String(),
 });
 
+const AlertSchema = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('screening_alert'),
+    program_id: Type.String(),
+    cardholder_id: Type.String(),
+    status: StringEnum(ALERT_STATUSES),
+    trigger: StringEnum(SCREENING_TRIGGERS, {
+      description:
+        'What screened the cardholder: their creation, a change of name, date of birth or nationality, a list version loaded',
+    }),
+    candidates: Type.Array(Candidate),
+    lists: Type.Array(
+      Type.Object({ list: Type.String(), version: Type.String(), entry_count: Type.Integer() }),
+    ),
+    paused_cards: Type.Array(Type.String(), {
+      description: 'The cards this alert paused: resumed when it is cleared, closed when it is confirmed',
+    }),
+    created: Type.String({ format: 'date-time' }),
+    updated: Type.String({ format: 'date-time' }),
+    decided: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    decided_by: Type.Union([Type.String({ description: 'The operator user who decided' }), Type.Null()]),
+    grounds: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'ScreeningAlert', title: 'ScreeningAlert' },
+);
+
+const AlertListQuery = Type.Object(
+  {
+    ...PaginationQuery.properties,
+    status: Type.Optional(StringEnum(ALERT_STATUSES)),
+    cardholder_id: Type.Optional(IdString('chd')),
+    program_id: Type.Optional(IdString('prog')),
+  },
+  { additionalProperties: false },
+);
+
+const AlertParams = Type.Object({ id: IdString('scra') }, { additionalProperties: false });
+
+const DecisionBody = Type.Object(
+  {
+    grounds: Type.String({
+      minLength: 1,
+      maxLength: GROUNDS_LENGTH_MAX,
+      description: 'Why, in words: what was compared and what settled it',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const DECISION_SUMMARIES: Readonly<Record<AlertDecision, string>> = {
+  clear:
+    'Clear a screening alert: the match is someone else. The cardholder is clear again and the cards it paused resume',
+  confirm:
+    'Confirm a screening alert: the cardholder is the listed person. Their cards close and their accounts freeze',
+};
+
 export function registerScreeningRoutes(app: LantauApp, context: IssuingContext): void {
+  app.addSchema(AlertSchema);
+
+  app.get(
+    '/v1/screening/alerts',
+    {
+      config: { auth: 'any', scope: 'sanctions:read' },
+      schema: {
+        summary: 'List screening alerts, newest first',
+        tags: ['screening'],
+        querystring: AlertListQuery,
+        response: { 200: ListOf(Type.Ref('ScreeningAlert')), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const { where, params } = new ListFilters()
+        .add('program_id = $?', programScopeOf(request))
+        .add('program_id = $?', query.program_id)
+        .add('cardholder_id = $?', query.cardholder_id)
+        .add('status = $?', query.status);
+      return listPage(
+        context.db,
+        { select: `SELECT ${ALERT_COLUMNS} FROM screening_alerts`, where, params },
+        query,
+        '/v1/screening/alerts',
+        alertFromRow,
+      );
+    },
+  );
+
+  app.get(
+    '/v1/screening/alerts/:id',
+    {
+      config: { auth: 'any', scope: 'sanctions:read' },
+      schema: {
+        summary: 'Retrieve a screening alert',
+        tags: ['screening'],
+        params: AlertParams,
+        response: { 200: Type.Ref('ScreeningAlert'), ...errorResponses },
+      },
+    },
+    async (request) => getScreeningAlert(context.db, request.params.id, programScopeOf(request)),
+  );
+
+  for (const decision of ['clear', 'confirm'] as const) {
+    app.post(
+      `/v1/screening/alerts/:id/${decision}`,
+      {
+        // The operator's analysts decide, each under their own name (screening-alerts.ts refuses a bare key).
+        config: { auth: 'operator', scope: 'sanctions:write' },
+        schema: {
+          summary: DECISION_SUMMARIES[decision],
+          tags: ['screening'],
+          params: AlertParams,
+          body: DecisionBody,
+          response: { 200: Type.Ref('ScreeningAlert'), ...errorResponses },
+        },
+      },
+      async (request, reply) =>
+        reply.mutate(200, (tx) =>
+          decideScreeningAlert(
+            tx,
+            context,
+            request.params.id,
+            decision,
+            request.body.grounds,
+            actorOf(request),
+          ),
+        ),
+    );
+  }
+
   app.post(
     '/v1/screening/checks',
     {
