@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../../test/support/app.js';
+import { createTestProgram } from '../../../test/support/programs.js';
 import { LantauError } from '../../platform/errors.js';
 import { latestVersions, listVersions } from './list-store.js';
 import { loadSanctionsFile } from './load.js';
@@ -54,6 +55,34 @@ describe('sanctions lists and screening', () => {
 
     const ordinary = await check({ name: 'Chan Tai Man', date_of_birth: '1985-03-02', country: 'HK' });
     expect(ordinary.body).toMatchObject({ decision: 'clear' });
+  });
+
+  it('screens cardholders against the real lists when they are created', async () => {
+    const program = await createTestProgram(api);
+    const create = async (body: object) => {
+      const response = await api.app.inject({
+        method: 'POST',
+        url: '/v1/cardholders',
+        headers: program.headers,
+        payload: body,
+      });
+      expect(response.statusCode, response.body).toBe(201);
+      return response.json<{ id: string; screening_status: string }>();
+    };
+    const listed = await create({ name: 'RI, Won-ho', date_of_birth: '1964-07-17', nationality: 'KP' });
+    expect(listed.screening_status).toBe('potential_match');
+    const alerts = await api.app.inject({
+      method: 'GET',
+      url: `/v1/screening/alerts?cardholder_id=${listed.id}`,
+      headers: program.headers,
+    });
+    const [alert] = alerts.json<{ data: { candidates: { list: string; reference: string }[] }[] }>().data;
+    expect(alert?.candidates.map((c) => `${c.list}:${c.reference}`)).toContain('un:KPi.033');
+    for (const name of ['Chan Tai Man', 'Wong Siu Fong', 'Lee Chi Keung', 'Muhammad Tariq', 'Kim Min-jun']) {
+      expect((await create({ name, date_of_birth: '1988-04-12', nationality: 'HK' })).screening_status).toBe(
+        'clear',
+      );
+    }
   });
 
   it('refuses a malformed file whole, naming where it is wrong, and keeps the version in use', async () => {
