@@ -24,7 +24,9 @@ ALTER TABLE wallets ADD CONSTRAINT wallets_status_check
 -- in their encrypted document. `subject_index` is a blind index of the screened name, date of birth and
 -- nationality: a cleared candidate is not raised again for the same subject unless it scores higher.
 -- `paused_card_ids` are the cards this alert paused, resumed when it is cleared. At most one is open per
--- cardholder; a later screening while one is open updates it.
+-- cardholder; a later screening while one is open updates it and moves `version` on, so a decision made on what a
+-- person saw before is refused. `grounds_encrypted`: the person's written grounds, which may speak of the cardholder,
+-- under the `pii` key bound to the row.
 CREATE TABLE screening_alerts (
   id               text COLLATE "C" PRIMARY KEY,
   program_id       text COLLATE "C" NOT NULL REFERENCES programs (id),
@@ -38,10 +40,11 @@ CREATE TABLE screening_alerts (
   created_at       timestamptz NOT NULL,
   updated_at       timestamptz NOT NULL,
   decided_at       timestamptz,
+  version          integer NOT NULL DEFAULT 1 CHECK (version >= 1),
   decided_by       text,
-  grounds          text CHECK (length(grounds) BETWEEN 1 AND 4000),
+  grounds_encrypted bytea,
   CHECK ((status = 'open') = (decided_at IS NULL)),
-  CHECK ((status = 'open') = (grounds IS NULL)),
+  CHECK ((status = 'open') = (grounds_encrypted IS NULL)),
   CHECK ((status = 'open') = (decided_by IS NULL))
 );
 CREATE UNIQUE INDEX screening_alerts_open ON screening_alerts (cardholder_id) WHERE status = 'open';

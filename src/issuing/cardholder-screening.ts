@@ -2,9 +2,12 @@ import type { Transaction } from '../platform/db/database.js';
 import { json } from '../platform/db/database.js';
 import type { ScreeningCandidate } from '../compliance/sanctions/matching.js';
 import { screenerFor, type ListUsed, type TransactionScreener } from '../compliance/sanctions/screening.js';
-import { appendAudit } from '../records/audit.js';
+import { appendAudit, type AuditInput } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
 import { CARD_COLUMNS, cardFromRow, type Card, type CardRow } from './cards.js';
+import type { KycStatus } from '../compliance/kyc/status.js';
+import { bindToRow, type EncryptedColumn } from '../vault/encrypted-columns.js';
+import type { Keyring } from '../vault/keyring.js';
 import type { PersonalData } from './personal-data.js';
 import type { Actor, IssuingContext } from './programs.js';
 
@@ -38,10 +41,13 @@ export interface ScreeningAlert {
   readonly lists: readonly ListUsed[];
   /** The cards this alert paused: resumed if it is cleared, closed if it is confirmed. */
   readonly paused_cards: readonly string[];
+  /** Moves on with every change: a decision names the version its person reviewed. */
+  readonly version: number;
   readonly created: string;
   readonly updated: string;
   readonly decided: string | null;
   readonly decided_by: string | null;
+  /** Shown to the operator only, through the API; never in events (it may speak of the cardholder). */
   readonly grounds: string | null;
 }
 
@@ -55,17 +61,31 @@ export interface ScreeningAlertRow {
   lists: ListUsed[];
   subject_index: Uint8Array;
   paused_card_ids: string[];
+  version: number;
   created_at: Date;
   updated_at: Date;
   decided_at: Date | null;
   decided_by: string | null;
-  grounds: string | null;
+  grounds_encrypted: Uint8Array | null;
 }
 
 export const ALERT_COLUMNS = `id, program_id, cardholder_id, status, trigger, candidates, lists, subject_index,
-  paused_card_ids, created_at, updated_at, decided_at, decided_by, grounds`;
+  paused_card_ids, version, created_at, updated_at, decided_at, decided_by, grounds_encrypted`;
 
-export function alertFromRow(row: ScreeningAlertRow): ScreeningAlert {
+/** The AAD of an alert's grounds: its own row. */
+export const alertGroundsAad = bindToRow('screening_alerts', 'grounds_encrypted');
+
+/** Registered with the vault (edges/cli/vault.ts) so key rotation re-encrypts it and retirement checks it. */
+export const ALERT_GROUNDS_COLUMN: EncryptedColumn = {
+  table: 'screening_alerts',
+  idColumn: 'id',
+  column: 'grounds_encrypted',
+  purpose: 'pii',
+  aad: alertGroundsAad,
+};
+
+/** The alert without its grounds, as events carry it; `presentAlert` adds them for the operator. */
+export function alertFromRow(row: ScreeningAlertRow, grounds: string | null = null): ScreeningAlert {
   return {
     id: row.id,
     object: 'screening_alert',
@@ -76,18 +96,31 @@ export function alertFromRow(row: ScreeningAlertRow): ScreeningAlert {
     candidates: row.candidates,
     lists: row.lists,
     paused_cards: row.paused_card_ids,
+    version: row.version,
     created: row.created_at.toISOString(),
     updated: row.updated_at.toISOString(),
     decided: row.decided_at?.toISOString() ?? null,
     decided_by: row.decided_by,
-    grounds: row.grounds,
+    grounds,
   };
 }
 
-/** Whom screening looks at: the cardholder's id, programme, current status, and the screened fields. */
+/** The alert as the API shows it: the grounds decrypted for an operator, left out (null) for a programme. */
+export async function presentAlert(
+  vault: Keyring,
+  row: ScreeningAlertRow,
+  withGrounds: boolean,
+): Promise<ScreeningAlert> {
+  if (!withGrounds || row.grounds_encrypted === null) return alertFromRow(row);
+  const grounds = await vault.decrypt(row.grounds_encrypted, alertGroundsAad(row.id));
+  return alertFromRow(row, grounds.toString('utf8'));
+}
+
+/** Whom screening looks at: the cardholder's id, programme, statuses, and the screened fields. */
 export interface ScreeningSubject extends Pick<PersonalData, (typeof SCREENED_FIELDS)[number]> {
   readonly id: string;
   readonly program_id: string;
+  readonly kyc_status: KycStatus;
   readonly screening_status: ScreeningStatus;
 }
 
@@ -110,9 +143,49 @@ function subjectIndex(context: IssuingContext, subject: ScreeningSubject): Buffe
   return context.vault.blindIndex(screened, SUBJECT_INDEX_DOMAIN);
 }
 
+const candidateKey = (candidate: ScreeningCandidate): string => `${candidate.list}:${candidate.reference}`;
+
+/** One candidate per entry, the higher score kept, best first (as the matcher orders them). */
+function mergeCandidates(...sets: (readonly ScreeningCandidate[])[]): ScreeningCandidate[] {
+  const best = new Map<string, ScreeningCandidate>();
+  for (const set of sets) {
+    for (const candidate of set) {
+      const key = candidateKey(candidate);
+      const kept = best.get(key);
+      if (kept === undefined || candidate.score > kept.score) best.set(key, candidate);
+    }
+  }
+  return [...best.values()].sort((a, b) => b.score - a.score || candidateKey(a).localeCompare(candidateKey(b)));
+}
+
+/**
+ * The candidates for the subject. A date of birth or a nationality the programme declared, until KYC has verified
+ * them, may raise a score but not lower one: the name alone is screened too and the better of the two kept, so a
+ * listed person cannot declare their way past the threshold. Once verified, a date of birth that differs settles a
+ * namesake (the matcher's rules; DESIGN.md, "Compliance").
+ */
+function screenSubject(lists: TransactionScreener, subject: ScreeningSubject): ScreeningCandidate[] {
+  const declared = lists.screen({
+    name: subject.name,
+    ...(subject.date_of_birth === null ? {} : { dateOfBirth: subject.date_of_birth }),
+    ...(subject.nationality === null ? {} : { country: subject.nationality }),
+    kind: 'individual',
+  }).candidates;
+  if (subject.kyc_status === 'verified' || (subject.date_of_birth === null && subject.nationality === null)) {
+    return [...declared];
+  }
+  return mergeCandidates(declared, lists.screen({ name: subject.name, kind: 'individual' }).candidates);
+}
+
+/**
+ * Scores move a little with the lists' make-up (a name part's rarity): a cleared entry is raised again only when it
+ * scores clearly higher than when it was cleared.
+ */
+const RAISE_AGAIN_MARGIN = 5;
+
 /**
  * The candidates a person has already cleared for this same subject are not raised again, unless the entry now
- * scores higher (the list added an alias or a date of birth that fits better).
+ * scores clearly higher (the list added an alias or a date of birth that fits better).
  */
 async function uncleared(
   tx: Transaction,
@@ -129,13 +202,13 @@ async function uncleared(
   const clearedScores = new Map<string, number>();
   for (const row of cleared.rows) {
     for (const candidate of row.candidates) {
-      const key = `${candidate.list}:${candidate.reference}`;
+      const key = candidateKey(candidate);
       clearedScores.set(key, Math.max(clearedScores.get(key) ?? 0, candidate.score));
     }
   }
   return candidates.filter((candidate) => {
-    const clearedAt = clearedScores.get(`${candidate.list}:${candidate.reference}`);
-    return clearedAt === undefined || candidate.score > clearedAt;
+    const clearedAt = clearedScores.get(candidateKey(candidate));
+    return clearedAt === undefined || candidate.score >= clearedAt + RAISE_AGAIN_MARGIN;
   });
 }
 
@@ -159,12 +232,23 @@ async function pauseCards(
   return cards;
 }
 
+export interface ScreeningOptions {
+  /** A screener already holding the list lock (a re-screen's batch); else one is taken. */
+  readonly screener?: TransactionScreener;
+  /**
+   * Where to put the audit entries instead of appending them at once: a re-screen appends its batch's at the end,
+   * so the audit chain's lock (one for the platform) is held only for the batch's last moment.
+   */
+  readonly audits?: AuditInput[];
+}
+
 /**
- * Screens the cardholder, whose row the caller has locked, against the lists `screener` sees, and records the
- * result on the row: their screening status and the list versions used. A potential match opens an alert (or
- * updates the one open) with its event and audit entry; on a cardholder who already exists (`pauseCards`), their
- * active cards are paused. A cardholder with an open alert stays `potential_match` whatever a later screening
- * finds: a person decides it. A confirmed match stays confirmed.
+ * Screens the cardholder, whose row the caller has locked, against the lists the screener sees, and records the
+ * result on the row: their screening status and the list versions used. A potential match opens an alert with its
+ * event and audit entry; on a cardholder who already exists, their active cards are paused. While an alert is
+ * open, every screening updates it to the subject now screened (a rename does not leave a cleared alert speaking
+ * for an old name) and adds what it found, and the cardholder stays `potential_match` whatever it finds: a person
+ * decides. A confirmed match stays confirmed.
  */
 export async function screenCardholder(
   tx: Transaction,
@@ -172,33 +256,28 @@ export async function screenCardholder(
   subject: ScreeningSubject,
   trigger: ScreeningTrigger,
   by: Actor,
-  screener?: TransactionScreener,
+  options: ScreeningOptions = {},
 ): Promise<ScreeningOutcome> {
-  const lists = screener ?? (await screenerFor(tx, context.db));
+  const lists = options.screener ?? (await screenerFor(tx, context.db));
   const now = context.clock.now();
   let status: ScreeningStatus = subject.screening_status;
   let alert: ScreeningAlert | undefined;
   let alertCreated = false;
   let pausedCards: Card[] = [];
-  if (!lists.loaded) {
-    // Nothing to screen against: the re-screen after the first load screens everyone.
-  } else if (subject.screening_status !== 'confirmed_match') {
-    const check = lists.screen({
-      name: subject.name,
-      ...(subject.date_of_birth === null ? {} : { dateOfBirth: subject.date_of_birth }),
-      ...(subject.nationality === null ? {} : { country: subject.nationality }),
-      kind: 'individual',
-    });
+  if (lists.loaded && subject.screening_status !== 'confirmed_match') {
     const index = subjectIndex(context, subject);
-    const candidates = await uncleared(tx, subject.id, index, check.candidates);
+    const found = await uncleared(tx, subject.id, index, screenSubject(lists, subject));
     const open = await tx.query<ScreeningAlertRow>(
       `SELECT ${ALERT_COLUMNS} FROM screening_alerts WHERE cardholder_id = $1 AND status = 'open' FOR UPDATE`,
       [subject.id],
     );
     const openRow = open.rows[0];
-    if (candidates.length > 0) {
-      pausedCards = trigger === 'cardholder_created' ? [] : await pauseCards(tx, context, subject, now);
+    const subjectMoved = openRow !== undefined && !Buffer.from(openRow.subject_index).equals(index);
+    if (found.length > 0 || subjectMoved) {
+      pausedCards =
+        trigger === 'cardholder_created' || found.length === 0 ? [] : await pauseCards(tx, context, subject, now);
       const pausedIds = pausedCards.map((card) => card.id);
+      const candidates = mergeCandidates(openRow?.candidates ?? [], found);
       const saved =
         openRow === undefined
           ? await tx.query<ScreeningAlertRow>(
@@ -212,7 +291,7 @@ export async function screenCardholder(
                 subject.id,
                 trigger,
                 json(candidates),
-                json(check.lists),
+                json(lists.used),
                 index,
                 pausedIds,
                 now,
@@ -220,10 +299,10 @@ export async function screenCardholder(
             )
           : await tx.query<ScreeningAlertRow>(
               `UPDATE screening_alerts SET candidates = $2::jsonb, lists = $3::jsonb, subject_index = $4,
-                 paused_card_ids = paused_card_ids || $5::text[], updated_at = $6
+                 paused_card_ids = paused_card_ids || $5::text[], updated_at = $6, version = version + 1
                WHERE id = $1
                RETURNING ${ALERT_COLUMNS}`,
-              [openRow.id, json(candidates), json(check.lists), index, pausedIds, now],
+              [openRow.id, json(candidates), json(lists.used), index, pausedIds, now],
             );
       const row = saved.rows[0];
       if (row === undefined) throw new Error('the screening alert was not saved');
@@ -234,7 +313,7 @@ export async function screenCardholder(
         programId: subject.program_id,
         object: alert,
       });
-      await appendAudit(tx, context, {
+      const audit: AuditInput = {
         ...by,
         action: alertCreated ? 'screening_alert.created' : 'screening_alert.updated',
         programId: subject.program_id,
@@ -242,16 +321,18 @@ export async function screenCardholder(
         details: {
           cardholder: subject.id,
           trigger,
-          candidates: candidates.length,
-          best_score: candidates[0]?.score ?? null,
+          found: found.length,
+          best_score: found[0]?.score ?? null,
+          subject_changed: subjectMoved,
           paused_cards: pausedIds.length,
         },
-      });
-      status = 'potential_match';
-    } else {
-      status = openRow === undefined ? 'clear' : 'potential_match';
+      };
+      if (options.audits === undefined) await appendAudit(tx, context, audit);
+      else options.audits.push(audit);
     }
+    status = openRow === undefined && found.length === 0 ? 'clear' : 'potential_match';
   }
+  // Nothing to screen against (no list loaded): the re-screen after the first load screens everyone.
   await tx.query(
     `UPDATE cardholders SET screening_status = $2, screened_lists = $3, screened_at = $4,
        updated_at = CASE WHEN screening_status = $2 THEN updated_at ELSE $4 END

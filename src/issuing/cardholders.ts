@@ -224,7 +224,13 @@ export async function createCardholder(
   const screened = await screenCardholder(
     tx,
     context,
-    { ...personal, id, program_id: programId, screening_status: row.screening_status },
+    {
+      ...personal,
+      id,
+      program_id: programId,
+      kyc_status: row.kyc_status,
+      screening_status: row.screening_status,
+    },
     'cardholder_created',
     by,
   );

@@ -414,6 +414,12 @@ export async function renewCard(
   reason: RenewalReason,
   by: Actor,
 ): Promise<Card> {
+  // The cardholder before the card, the order screening and the decision lock them in.
+  await tx.query(
+    `SELECT 1 FROM cardholders WHERE id = (SELECT cardholder_id FROM cards WHERE id = $1 AND program_id = $2)
+     FOR SHARE`,
+    [id, programId],
+  );
   const old = await lockCard(tx, programId, id);
   if (old.status === 'closed') {
     throw invalidRequest('card_closed', 'A closed card cannot be renewed; issue a new card', 'id');

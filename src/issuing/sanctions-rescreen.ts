@@ -1,12 +1,13 @@
 import { latestVersions } from '../compliance/sanctions/list-store.js';
 import { listKeyOf, screenerFor, warmScreening } from '../compliance/sanctions/screening.js';
-import { appendAudit } from '../records/audit.js';
+import { appendAudit, type AuditInput } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
 import { screenCardholder } from './cardholder-screening.js';
 import {
   CARDHOLDER_COLUMNS,
   cardholderFromRowLoaded,
   cardholderSummaryFromRow,
+  type Cardholder,
   type CardholderRow,
 } from './cardholders.js';
 import type { Actor, IssuingContext } from './programs.js';
@@ -27,12 +28,20 @@ export interface RescreenProgress {
   readonly screened: number;
   /** Alerts this run opened. */
   readonly alerts: number;
+  /** Cardholders whose document could not be read (logged by the caller; taken again by the next run). */
+  readonly failed: readonly string[];
   /** Whether no cardholder is left on older versions (recorded, with `sanctions_rescreen.completed`). */
   readonly completed: boolean;
+  /** Whether a newer list version loaded meanwhile, whose own re-screen goes on from here. */
+  readonly superseded: boolean;
 }
 
 const RESCREEN_ACTOR: Actor = { actor: { type: 'system', id: 'sanctions_rescreen' } };
-export const RESCREEN_BATCH = 100;
+/**
+ * Cardholders per transaction. Their rows stay locked until it commits (their authorizations wait), so small; the
+ * audit entries are appended at the batch's end, so the platform's audit lock is held only for its last moment.
+ */
+export const RESCREEN_BATCH = 50;
 
 interface RescreenRow {
   list_key: string;
@@ -71,8 +80,17 @@ export async function rescreenDue(
   let after = '';
   let screened = 0;
   let alerts = 0;
+  const failed: string[] = [];
+  const progress = (completed: boolean, superseded = false): RescreenProgress => ({
+    lists: key,
+    screened,
+    alerts,
+    failed,
+    completed,
+    superseded,
+  });
   for (;;) {
-    if (options.signal?.aborted === true) return { lists: key, screened, alerts, completed: false };
+    if (options.signal?.aborted === true) return progress(false);
     const batch = await db.transaction(async (tx) => {
       const screener = await screenerFor(tx, db);
       // A newer version loaded meanwhile: its own re-screen covers everyone.
@@ -84,9 +102,22 @@ export async function rescreenDue(
         [after, key, batchSize],
       );
       let opened = 0;
+      let done = 0;
+      const audits: AuditInput[] = [];
       for (const row of due.rows) {
-        const cardholder = cardholderFromRowLoaded(context.vault, row);
-        const outcome = await screenCardholder(tx, context, cardholder, 'lists_updated', by, screener);
+        let cardholder: Cardholder;
+        try {
+          cardholder = cardholderFromRowLoaded(context.vault, row);
+        } catch {
+          // One unreadable document must not hold up everyone after it; it stays due, and is reported.
+          failed.push(row.id);
+          continue;
+        }
+        done += 1;
+        const outcome = await screenCardholder(tx, context, cardholder, 'lists_updated', by, {
+          screener,
+          audits,
+        });
         if (outcome.alertCreated) opened += 1;
         if (outcome.status !== row.screening_status) {
           await emitEvent(tx, context, {
@@ -100,15 +131,16 @@ export async function rescreenDue(
           });
         }
       }
-      if (due.rows.length > 0) {
+      if (done > 0) {
         await tx.query(
           'UPDATE sanctions_rescreens SET screened = screened + $2, alerts = alerts + $3 WHERE list_key = $1',
-          [key, due.rows.length, opened],
+          [key, done, opened],
         );
       }
-      return { count: due.rows.length, last: due.rows.at(-1)?.id, opened };
+      for (const audit of audits) await appendAudit(tx, context, audit);
+      return { count: done, last: due.rows.at(-1)?.id, opened };
     });
-    if (batch === undefined) return { lists: key, screened, alerts, completed: false };
+    if (batch === undefined) return progress(false, true);
     screened += batch.count;
     alerts += batch.opened;
     if (batch.last === undefined) break;
@@ -118,7 +150,7 @@ export async function rescreenDue(
     'SELECT count(*)::int AS left FROM cardholders WHERE screened_lists IS DISTINCT FROM $1',
     [key],
   );
-  if ((left.rows[0]?.left ?? 0) > 0) return { lists: key, screened, alerts, completed: false };
+  if ((left.rows[0]?.left ?? 0) > 0) return progress(false);
   await db.transaction(async (tx) => {
     const completed = await tx.query<RescreenRow>(
       `UPDATE sanctions_rescreens SET completed_at = $2 WHERE list_key = $1 AND completed_at IS NULL
@@ -144,5 +176,5 @@ export async function rescreenDue(
       details: { screened: row.screened, alerts: row.alerts },
     });
   });
-  return { lists: key, screened, alerts, completed: true };
+  return progress(true);
 }

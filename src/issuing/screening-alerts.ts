@@ -5,6 +5,8 @@ import { emitEvent } from '../records/outbox.js';
 import {
   ALERT_COLUMNS,
   alertFromRow,
+  alertGroundsAad,
+  presentAlert,
   type ScreeningAlert,
   type ScreeningAlertRow,
   type ScreeningStatus,
@@ -13,6 +15,7 @@ import { CARDHOLDER_SUMMARY_COLUMNS, cardholderSummaryFromRow, type CardholderRo
 import { CARD_COLUMNS, cardFromRow, type CardRow } from './cards.js';
 import type { Actor, IssuingContext } from './programs.js';
 import { getWallet } from './wallets.js';
+import type { Keyring } from '../vault/keyring.js';
 
 /**
  * A person's decision on a screening alert. Cleared: the match was someone else; the cardholder is clear again and
@@ -24,8 +27,10 @@ export const ALERT_DECISIONS = ['clear', 'confirm'] as const;
 export type AlertDecision = (typeof ALERT_DECISIONS)[number];
 export const GROUNDS_LENGTH_MAX = 4000;
 
+/** The alert as the caller may see it: an operator (no `programScope`) sees the grounds, a programme does not. */
 export async function getScreeningAlert(
   db: Queryable,
+  vault: Keyring,
   id: string,
   programScope: string | undefined,
 ): Promise<ScreeningAlert> {
@@ -35,7 +40,15 @@ export async function getScreeningAlert(
   );
   const row = found.rows[0];
   if (row === undefined) throw notFound('screening_alert', id);
-  return alertFromRow(row);
+  return presentAlert(vault, row, programScope === undefined);
+}
+
+export interface AlertDecisionInput {
+  readonly decision: AlertDecision;
+  /** Why, in words. */
+  readonly grounds: string;
+  /** The alert's `version` the person reviewed: a decision on an alert that changed since is refused. */
+  readonly version: number;
 }
 
 type HolderRow = Omit<CardholderRow, 'pii_encrypted'>;
@@ -117,8 +130,7 @@ export async function decideScreeningAlert(
   tx: Transaction,
   context: IssuingContext,
   id: string,
-  decision: AlertDecision,
-  grounds: string,
+  { decision, grounds, version }: AlertDecisionInput,
   by: Actor,
 ): Promise<ScreeningAlert> {
   if (by.actor.type !== 'user') {
@@ -156,12 +168,22 @@ export async function decideScreeningAlert(
       param: 'id',
     });
   }
+  if (row.version !== version) {
+    // A re-screen or a change of the cardholder's name added candidates or moved the subject since it was read.
+    throw new LantauError(
+      'screening_alert_changed',
+      `The alert changed since version ${String(version)} was reviewed (it is at version ${String(row.version)}): ` +
+        'review it again',
+      { status: 409, param: 'version' },
+    );
+  }
   const now = context.clock.now();
   const status = decision === 'clear' ? 'cleared' : 'confirmed';
   const updated = await tx.query<ScreeningAlertRow>(
-    `UPDATE screening_alerts SET status = $2, decided_at = $3, decided_by = $4, grounds = $5, updated_at = $3
+    `UPDATE screening_alerts SET status = $2, decided_at = $3, decided_by = $4, grounds_encrypted = $5,
+       updated_at = $3, version = version + 1
      WHERE id = $1 RETURNING ${ALERT_COLUMNS}`,
-    [id, status, now, by.actor.id, written],
+    [id, status, now, by.actor.id, context.vault.encrypt('pii', Buffer.from(written), alertGroundsAad(id))],
   );
   const decided = updated.rows[0];
   if (decided === undefined) throw new Error('UPDATE … RETURNING returned no row');
@@ -174,11 +196,11 @@ export async function decideScreeningAlert(
     effects = { cards_closed: cards, accounts_frozen: wallets };
     await setScreeningStatus(tx, context, row.cardholder_id, 'confirmed_match');
   }
-  const alert = alertFromRow(decided);
+  // The event goes to programmes' webhooks and streams: without the grounds, which the answer carries.
   await emitEvent(tx, context, {
     type: `screening_alert.${status}`,
     programId: row.program_id,
-    object: alert,
+    object: alertFromRow(decided),
   });
   await appendAudit(tx, context, {
     ...by,
@@ -186,7 +208,8 @@ export async function decideScreeningAlert(
     programId: row.program_id,
     target: { type: 'screening_alert', id },
     // The grounds stay on the alert: words about a person are not copied into the log.
-    details: { cardholder: row.cardholder_id, ...effects },
+    details: { cardholder: row.cardholder_id, version, ...effects },
   });
-  return alert;
+  // Without the grounds: the answer is kept in the idempotency store, a table like any other.
+  return alertFromRow(decided);
 }

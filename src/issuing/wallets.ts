@@ -382,22 +382,23 @@ export async function moveMoney(
   const wallet = await findWalletRow(tx, walletId, programScope, 'FOR SHARE OF w');
   if (wallet === undefined) throw notFound('account', walletId);
   checkMovement(input, wallet);
-  if (kind === 'load' && wallet.status !== 'active') {
-    // Unloads stay open on an inactive wallet: paying out what remains is how one is wound down.
-    throw invalidRequest('account_inactive', 'This account is inactive and cannot be loaded', 'id');
-  }
   if (wallet.status === 'frozen') {
     throw invalidRequest(
       'account_frozen',
-      'This account is frozen after a confirmed sanctions match: nothing is paid out of it',
+      'This account is frozen after a confirmed sanctions match: nothing is loaded into it or paid out of it',
       'id',
     );
+  }
+  if (kind === 'load' && wallet.status !== 'active') {
+    // Unloads stay open on an inactive wallet: paying out what remains is how one is wound down.
+    throw invalidRequest('account_inactive', 'This account is inactive and cannot be loaded', 'id');
   }
   if (holder !== undefined) {
     const hold = screeningHold(
       holder.screening_status,
       holder.mode === 'live',
       kind === 'load' ? 'The account is not loaded' : 'Nothing is paid out of the account',
+      'id',
     );
     if (hold !== undefined) throw hold;
   }

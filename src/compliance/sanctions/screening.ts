@@ -92,17 +92,16 @@ export async function warmScreening(db: Queryable): Promise<void> {
   await indexFor(db);
 }
 
+function usedOf(versions: readonly ListVersion[]): ListUsed[] {
+  return versions.map((version) => ({
+    list: version.list,
+    version: version.id,
+    entry_count: version.entry_count,
+  }));
+}
+
 function checkWith(built: BuiltIndex, query: ScreeningQuery): ScreeningCheck {
-  const result = screen(built.index, query);
-  return {
-    object: 'screening_check',
-    ...result,
-    lists: built.versions.map((version) => ({
-      list: version.list,
-      version: version.id,
-      entry_count: version.entry_count,
-    })),
-  };
+  return { object: 'screening_check', ...screen(built.index, query), lists: usedOf(built.versions) };
 }
 
 export async function screenName(db: Queryable, query: ScreeningQuery): Promise<ScreeningCheck> {
@@ -114,6 +113,8 @@ export interface TransactionScreener {
   /** The list versions' key (`listKeyOf`); empty when no list is loaded. */
   readonly key: string;
   readonly loaded: boolean;
+  /** The versions, as a check reports them. */
+  readonly used: readonly ListUsed[];
   screen(query: ScreeningQuery): ScreeningCheck;
 }
 
@@ -134,5 +135,10 @@ export async function screenerFor(tx: Transaction, db: Queryable): Promise<Trans
     kept.built = built;
   }
   const screening = built;
-  return { key, loaded: versions.length > 0, screen: (query) => checkWith(screening, query) };
+  return {
+    key,
+    loaded: versions.length > 0,
+    used: usedOf(versions),
+    screen: (query) => checkWith(screening, query),
+  };
 }

@@ -36,8 +36,16 @@ async function rescreenNow(db: Database, settings: Settings): Promise<void> {
         `alerts` +
         (progress.completed
           ? '; complete'
-          : '; some were busy and are left for the next run (servers retry every few seconds)'),
+          : progress.superseded
+            ? '; a newer list version loaded meanwhile, and its re-screen goes on from here'
+            : '; some were busy and are left for the next run (servers retry every few seconds)'),
     );
+    if (progress.failed.length > 0) {
+      console.error(
+        `lantau: ${String(progress.failed.length)} cardholders could not be read and were not screened: ${progress.failed.join(', ')}`,
+      );
+      process.exitCode = 1;
+    }
   } finally {
     await vault.close();
   }

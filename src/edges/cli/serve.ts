@@ -193,8 +193,11 @@ export async function serve(
     rescreening = rescreenDue(issuing, { signal: rescreenStop.signal })
       .then(
         (progress) => {
-          if (progress !== undefined && progress.screened > 0)
-            logger.info(progress, 'cardholders re-screened');
+          if (progress === undefined) return;
+          if (progress.screened > 0) logger.info(progress, 'cardholders re-screened');
+          if (progress.failed.length > 0) {
+            logger.error({ cardholders: progress.failed }, 'cardholders could not be read for re-screening');
+          }
         },
         (error: unknown) => logger.error({ err: error }, 'sanctions re-screen failed'),
       )

@@ -1,4 +1,5 @@
 import type { Clock } from '../../platform/clock.js';
+import { ALERT_GROUNDS_COLUMN } from '../../issuing/cardholder-screening.js';
 import { CARDHOLDER_PII_COLUMN } from '../../issuing/cardholders.js';
 import { CARD_PAN_COLUMN } from '../../issuing/cards.js';
 import { AUTHORIZATION_ENDPOINT_SECRET_COLUMN } from '../../delivery/authorization-endpoint.js';
@@ -28,6 +29,7 @@ export function encryptedColumns(): EncryptedColumnRegistry {
     WEBHOOK_SECRET_COLUMN,
     AUTHORIZATION_ENDPOINT_SECRET_COLUMN,
     WEBHOOK_PREVIOUS_SECRET_COLUMN,
+    ALERT_GROUNDS_COLUMN,
   ]);
 }
 

@@ -254,15 +254,13 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
     async (request, reply) => {
       const programId = programScopeOf(request);
       if (programId === undefined) throw new Error('a programme route without a programme principal');
-      const answer = await reply.mutate(
-        201,
-        async (tx) =>
-          sealAnswer(
-            context.vault,
-            await createCardholder(tx, context, programId, request.body, actorOf(request)),
-          ),
-        // Screening builds its index for newly loaded lists here, not in the transaction.
-        () => warmScreening(context.db),
+      // Screening builds its index for newly loaded lists here, not in the transaction.
+      await warmScreening(context.db);
+      const answer = await reply.mutate(201, async (tx) =>
+        sealAnswer(
+          context.vault,
+          await createCardholder(tx, context, programId, request.body, actorOf(request)),
+        ),
       );
       return openAnswer(context, answer, programId);
     },
@@ -338,22 +336,20 @@ export function registerCardholderRoutes(app: LantauApp, context: IssuingContext
     },
     async (request, reply) => {
       const programScope = programScopeOf(request);
+      await warmScreening(context.db);
       const answer = await withFreshKeys(context.vault, () =>
-        reply.mutate(
-          200,
-          async (tx) =>
-            sealAnswer(
-              context.vault,
-              await updateCardholder(
-                tx,
-                context,
-                request.params.id,
-                programScope,
-                request.body,
-                actorOf(request),
-              ),
+        reply.mutate(200, async (tx) =>
+          sealAnswer(
+            context.vault,
+            await updateCardholder(
+              tx,
+              context,
+              request.params.id,
+              programScope,
+              request.body,
+              actorOf(request),
             ),
-          () => warmScreening(context.db),
+          ),
         ),
       );
       return openAnswer(context, answer, programScope);

@@ -6,6 +6,7 @@ import {
   UNRELATED_LISTED,
   type ListedIndividual,
 } from '../../../../test/support/sanctions.js';
+import { screenCardholder } from '../../../issuing/cardholder-screening.js';
 import { rescreenDue } from '../../../issuing/sanctions-rescreen.js';
 import { verifyLedger } from '../../../ledger/verify.js';
 
@@ -40,6 +41,8 @@ const LATER_LISTED: ListedIndividual = {
   dateOfBirth: '1968-02-03',
   nationality: "Democratic People's Republic of Korea",
 };
+
+const BY = { actor: { type: 'system' as const, id: 'test' } };
 
 let api: TestApi;
 let main: TestProgram;
@@ -203,16 +206,35 @@ describe('screening a cardholder when created', () => {
     expect(card).toMatchObject({ error: { code: 'cardholder_screening_hold', param: 'cardholder_id' } });
   });
 
-  it('lets an ordinary name through, clear, and keeps the date of birth from matching a namesake', async () => {
+  it('lets an ordinary name through; a declared date of birth raises a score but does not lower one', async () => {
     const ordinary = await createCardholder({ name: 'Chan Siu Ming', date_of_birth: '1990-01-01' });
     expect(ordinary.screening_status).toBe('clear');
-    // The listed name, but born 30 years later and a Hong Kong national: the date of birth settles it.
+    // The listed name, declared born 30 years later and a Hong Kong national: until KYC has verified that, the
+    // name alone decides, and a person looks.
     const namesake = await createCardholder({
       name: 'Hamid Abd al-Rahman al-Qudsi',
       date_of_birth: '2002-05-30',
       nationality: 'HK',
     });
-    expect(namesake.screening_status).toBe('clear');
+    expect(namesake.screening_status).toBe('potential_match');
+
+    // Verified, the date of birth settles a namesake (the screening itself, on the cardholder's row).
+    const subject = {
+      id: String(ordinary.id),
+      program_id: main.program.id,
+      name: 'Hamid Abd al-Rahman al-Qudsi',
+      date_of_birth: '2002-05-30',
+      nationality: 'HK',
+      screening_status: 'clear' as const,
+    };
+    const verified = await api.db.transaction((tx) =>
+      screenCardholder(tx, api.issuing, { ...subject, kyc_status: 'verified' }, 'cardholder_updated', BY),
+    );
+    expect(verified.status).toBe('clear');
+    const declared = await api.db.transaction((tx) =>
+      screenCardholder(tx, api.issuing, { ...subject, kyc_status: 'unverified' }, 'cardholder_updated', BY),
+    );
+    expect(declared.status).toBe('potential_match');
   });
 
   it('screens again when the name changes, pausing the cards, and not when only the email does', async () => {
@@ -293,12 +315,17 @@ describe('deciding an alert', () => {
     });
     const alert = await openAlertOf(String(holder.id));
     const url = `/v1/screening/alerts/${String(alert.id)}/clear`;
-    const byKey = await expectStatus(call('POST', url, api.operatorHeaders, { grounds: 'Not him' }), 403);
+    const version = Number(alert.version);
+    const byKey = await expectStatus(
+      call('POST', url, api.operatorHeaders, { grounds: 'Not him', version }),
+      403,
+    );
     expect(byKey).toMatchObject({ error: { code: 'operator_user_required' } });
-    await expectStatus(call('POST', url, main.headers, { grounds: 'Not him' }), 403);
-    const blank = await expectStatus(call('POST', url, analyst, { grounds: '   ' }), 400);
+    await expectStatus(call('POST', url, main.headers, { grounds: 'Not him', version }), 403);
+    const blank = await expectStatus(call('POST', url, analyst, { grounds: '   ', version }), 400);
     expect(blank).toMatchObject({ error: { code: 'grounds_required', param: 'grounds' } });
     await expectStatus(call('POST', url, analyst, {}), 400);
+    await expectStatus(call('POST', url, analyst, { grounds: 'Not him' }), 400);
     // Nothing changed.
     expect(await openAlertOf(String(holder.id))).toMatchObject({ id: alert.id, status: 'open' });
   });
@@ -313,13 +340,32 @@ describe('deciding an alert', () => {
     const cleared = await expectStatus(
       call('POST', `/v1/screening/alerts/${String(alert.id)}/clear`, analyst, {
         grounds: 'Passport HK1234567 seen: born in Hong Kong, a different person from QDi.950',
+        version: alert.version,
       }),
       200,
     );
     expect(cleared.status).toBe('cleared');
     expect(cleared.decided_by).toBe(analystId);
+    // The grounds are the operator's to read; a programme, the event and the table's clear columns never hold them.
+    expect(cleared.grounds).toContain('HK1234567');
+    const byProgramme = await expectStatus(
+      call('GET', `/v1/screening/alerts/${String(alert.id)}`, main.headers),
+      200,
+    );
+    expect(byProgramme).toMatchObject({ status: 'cleared', grounds: null });
+    expect(await eventsOf('screening_alert.cleared', String(alert.id))).toEqual([
+      expect.objectContaining({ status: 'cleared', grounds: null }),
+    ]);
+    const stored = await api.db.query<{ row: string }>(
+      'SELECT row_to_json(a)::text AS row FROM screening_alerts a WHERE id = $1',
+      [String(alert.id)],
+    );
+    expect(stored.rows[0]?.row).not.toContain('HK1234567');
     const again = await expectStatus(
-      call('POST', `/v1/screening/alerts/${String(alert.id)}/clear`, analyst, { grounds: 'twice' }),
+      call('POST', `/v1/screening/alerts/${String(alert.id)}/clear`, analyst, {
+        grounds: 'twice',
+        version: cleared.version,
+      }),
       409,
     );
     expect(again).toMatchObject({ error: { code: 'screening_alert_decided' } });
@@ -335,7 +381,7 @@ describe('deciding an alert', () => {
       [String(alert.id)],
     );
     expect(audit.rows).toEqual([
-      { actor_type: 'user', details: { cardholder: holder.id, cards_resumed: 1 } },
+      { actor_type: 'user', details: { cardholder: holder.id, version: alert.version, cards_resumed: 1 } },
     ]);
 
     // A newer list version with the same entry: screened again, the cleared match is not raised.
@@ -358,6 +404,7 @@ describe('deciding an alert', () => {
     await expectStatus(
       call('POST', `/v1/screening/alerts/${String(alert.id)}/confirm`, analyst, {
         grounds: 'Date of birth, nationality and passport number match KPi.951',
+        version: alert.version,
       }),
       200,
     );
@@ -392,6 +439,97 @@ describe('deciding an alert', () => {
     const after = await expectStatus(call('GET', `/v1/cardholders/${holder.id}`, main.headers), 200);
     expect(after.screening_status).toBe('confirmed_match');
     expect((await verifyLedger(api.db)).ok).toBe(true);
+  });
+});
+
+describe('what a person decides is what they saw', () => {
+  it('follows a rename while an alert is open: clearing it does not clear the listed name', async () => {
+    const holder = await createCardholder({
+      name: 'Hamid Abd al-Rahman al-Qudsi',
+      date_of_birth: '1972-08-14',
+    });
+    const first = await openAlertOf(String(holder.id));
+    await expectStatus(
+      call('PATCH', `/v1/cardholders/${String(holder.id)}`, main.headers, { name: 'John Smith' }),
+      200,
+    );
+    const renamed = await openAlertOf(String(holder.id));
+    expect(renamed).toMatchObject({ id: first.id, version: Number(first.version) + 1 });
+    // The candidates found for the old name stay before the person.
+    expect((renamed.candidates as Json[])[0]).toMatchObject({ reference: 'QDi.950' });
+    await expectStatus(
+      call('POST', `/v1/screening/alerts/${String(first.id)}/clear`, analyst, {
+        grounds: 'John Smith, not the listed person',
+        version: renamed.version,
+      }),
+      200,
+    );
+    const back = await expectStatus(
+      call('PATCH', `/v1/cardholders/${String(holder.id)}`, main.headers, {
+        name: 'Hamid Abd al-Rahman al-Qudsi',
+      }),
+      200,
+    );
+    expect(back.screening_status).toBe('potential_match');
+    expect((await openAlertOf(String(holder.id))).id).not.toBe(first.id);
+  });
+
+  it('refuses a decision on an alert that changed since it was reviewed', async () => {
+    const holder = await createCardholder({
+      name: 'Hamid Abd al-Rahman al-Qudsi',
+      date_of_birth: '1972-08-14',
+    });
+    const reviewed = await openAlertOf(String(holder.id));
+    // A second name of the same person is added to the list's next version: the re-screen finds it too.
+    await loadList([
+      LISTED,
+      LATER_LISTED,
+      { reference: 'QDi.960', names: ['HAMID', 'ABD AL-RAHMAN', 'AL-QUDSI'], dateOfBirth: '1972-08-14' },
+    ]);
+    await rescreenDue(api.issuing);
+    const changed = await openAlertOf(String(holder.id));
+    expect(changed.version).toBe(Number(reviewed.version) + 1);
+    expect((changed.candidates as Json[]).map((candidate) => candidate.reference)).toEqual(
+      expect.arrayContaining(['QDi.950', 'QDi.960']),
+    );
+    const stale = await expectStatus(
+      call('POST', `/v1/screening/alerts/${String(reviewed.id)}/clear`, analyst, {
+        grounds: 'Reviewed QDi.950 only',
+        version: reviewed.version,
+      }),
+      409,
+    );
+    expect(stale).toMatchObject({ error: { code: 'screening_alert_changed', param: 'version' } });
+    expect(await openAlertOf(String(holder.id))).toMatchObject({ status: 'open', version: changed.version });
+  });
+
+  it('re-screens everyone else when one cardholder cannot be read, and reports that one', async () => {
+    const broken = await createCardholder({ name: 'Kwok Ying Ying' });
+    const fine = await createCardholder({ name: 'Fung Chi Wai' });
+    const original = await api.db.query<{ pii_encrypted: Uint8Array }>(
+      'SELECT pii_encrypted FROM cardholders WHERE id = $1',
+      [String(broken.id)],
+    );
+    await api.db.query(`UPDATE cardholders SET pii_encrypted = '\\x00' WHERE id = $1`, [String(broken.id)]);
+    try {
+      await loadList([LISTED, LATER_LISTED, { reference: 'QDi.970', names: ['SOMEONE', 'ELSE'] }]);
+      const progress = await rescreenDue(api.issuing);
+      expect(progress).toMatchObject({ failed: [broken.id], completed: false });
+      const screened = await api.db.query<{ id: string; due: boolean }>(
+        `SELECT id, screened_lists IS DISTINCT FROM $2 AS due FROM cardholders WHERE id = ANY($1::text[]) ORDER BY id`,
+        [[String(broken.id), String(fine.id)], progress?.lists ?? ''],
+      );
+      expect(screened.rows).toEqual([
+        { id: broken.id, due: true },
+        { id: fine.id, due: false },
+      ]);
+    } finally {
+      await api.db.query('UPDATE cardholders SET pii_encrypted = $2 WHERE id = $1', [
+        String(broken.id),
+        original.rows[0]?.pii_encrypted ?? null,
+      ]);
+    }
+    expect(await rescreenDue(api.issuing)).toMatchObject({ screened: 1, completed: true });
   });
 });
 

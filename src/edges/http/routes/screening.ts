@@ -3,7 +3,8 @@ import {
   ALERT_COLUMNS,
   ALERT_STATUSES,
   SCREENING_TRIGGERS,
-  alertFromRow,
+  presentAlert,
+  type ScreeningAlertRow,
 } from '../../../issuing/cardholder-screening.js';
 import type { IssuingContext } from '../../../issuing/programs.js';
 import {
@@ -96,11 +97,14 @@ const AlertSchema = Type.Object(
     paused_cards: Type.Array(Type.String(), {
       description: 'The cards this alert paused: resumed when it is cleared, closed when it is confirmed',
     }),
+    version: Type.Integer({ description: 'Moves on with every change; a decision names the one reviewed' }),
     created: Type.String({ format: 'date-time' }),
     updated: Type.String({ format: 'date-time' }),
     decided: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     decided_by: Type.Union([Type.String({ description: 'The operator user who decided' }), Type.Null()]),
-    grounds: Type.Union([Type.String(), Type.Null()]),
+    grounds: Type.Union([Type.String(), Type.Null()], {
+      description: 'The decision’s written grounds: shown to the operator, null for a programme',
+    }),
   },
   { $id: 'ScreeningAlert', title: 'ScreeningAlert' },
 );
@@ -123,6 +127,10 @@ const DecisionBody = Type.Object(
       minLength: 1,
       maxLength: GROUNDS_LENGTH_MAX,
       description: 'Why, in words: what was compared and what settled it',
+    }),
+    version: Type.Integer({
+      minimum: 1,
+      description: 'The alert’s version that was reviewed: a decision on an alert that has changed since is refused',
     }),
   },
   { additionalProperties: false },
@@ -156,13 +164,18 @@ export function registerScreeningRoutes(app: LantauApp, context: IssuingContext)
         .add('program_id = $?', query.program_id)
         .add('cardholder_id = $?', query.cardholder_id)
         .add('status = $?', query.status);
-      return listPage(
+      const page = await listPage(
         context.db,
         { select: `SELECT ${ALERT_COLUMNS} FROM screening_alerts`, where, params },
         query,
         '/v1/screening/alerts',
-        alertFromRow,
+        (row: ScreeningAlertRow) => row,
       );
+      const operator = programScopeOf(request) === undefined;
+      return {
+        ...page,
+        data: await Promise.all(page.data.map((row) => presentAlert(context.vault, row, operator))),
+      };
     },
   );
 
@@ -177,7 +190,8 @@ export function registerScreeningRoutes(app: LantauApp, context: IssuingContext)
         response: { 200: Type.Ref('ScreeningAlert'), ...errorResponses },
       },
     },
-    async (request) => getScreeningAlert(context.db, request.params.id, programScopeOf(request)),
+    async (request) =>
+      getScreeningAlert(context.db, context.vault, request.params.id, programScopeOf(request)),
   );
 
   for (const decision of ['clear', 'confirm'] as const) {
@@ -194,17 +208,19 @@ export function registerScreeningRoutes(app: LantauApp, context: IssuingContext)
           response: { 200: Type.Ref('ScreeningAlert'), ...errorResponses },
         },
       },
-      async (request, reply) =>
-        reply.mutate(200, (tx) =>
+      async (request, reply) => {
+        const answer = await reply.mutate(200, (tx) =>
           decideScreeningAlert(
             tx,
             context,
             request.params.id,
-            decision,
-            request.body.grounds,
+            { decision, grounds: request.body.grounds, version: request.body.version },
             actorOf(request),
           ),
-        ),
+        );
+        // The stored answer has no grounds (personal data stays out of tables in the clear): read back with them.
+        return 'error' in answer ? answer : getScreeningAlert(context.db, context.vault, answer.id, undefined);
+      },
     );
   }
 
