@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../../test/support/app.js';
 import { createTestProgram } from '../../../test/support/programs.js';
+import { loadTestSanctionsList } from '../../../test/support/sanctions.js';
 import { LantauError } from '../../platform/errors.js';
 import { latestVersions, listVersions } from './list-store.js';
 import { loadSanctionsFile } from './load.js';
+import { listKeyOf, screenerFor } from './screening.js';
 
 /** Lists loaded as `lantau sanctions load` loads them, and screened through the API, on both backends. */
 
@@ -96,5 +98,50 @@ describe('sanctions lists and screening', () => {
     expect(refusedCsv).toBeInstanceOf(LantauError);
     expect(await latestVersions(api.db)).toEqual(before);
     expect((await listVersions(api.db)).length).toBe(2);
+  });
+});
+
+describe('a load racing a screening', () => {
+  // PGlite has one connection: transactions cannot overlap there, so there is no race to test.
+  it('waits for a screening in flight, so the re-screen after the load sees what it stored', async () => {
+    const db = api.db;
+    if (db.backend === 'pglite') return;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let screenedAgainst = '';
+    let screening: Promise<void> = Promise.resolve();
+    const started = new Promise<void>((ready) => {
+      screening = db.transaction(async (tx) => {
+        screenedAgainst = (await screenerFor(tx, db)).key;
+        ready();
+        await gate;
+      });
+    });
+    await started;
+    const load = { done: false };
+    const loading = loadTestSanctionsList(api, [{ reference: 'QDi.990', names: ['RACING', 'LOAD'] }]).then(
+      (result) => {
+        load.done = true;
+        return result;
+      },
+    );
+    // Until the load is seen waiting on the list lock (a query per turn, no timers), or it finished without waiting.
+    let waited = false;
+    for (let turn = 0; turn < 20_000 && !waited && !load.done; turn += 1) {
+      const waiting = await db.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`,
+      );
+      waited = (waiting.rows[0]?.waiting ?? 0) > 0;
+    }
+    const loadedWhileScreening = load.done;
+    release();
+    await screening;
+    expect(waited).toBe(true);
+    expect(loadedWhileScreening).toBe(false);
+    const { version } = await loading;
+    expect(screenedAgainst).not.toContain(version.id);
+    expect(listKeyOf(await latestVersions(db))).toContain(version.id);
   });
 });
