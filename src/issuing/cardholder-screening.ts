@@ -155,7 +155,9 @@ function mergeCandidates(...sets: (readonly ScreeningCandidate[])[]): ScreeningC
       if (kept === undefined || candidate.score > kept.score) best.set(key, candidate);
     }
   }
-  return [...best.values()].sort((a, b) => b.score - a.score || candidateKey(a).localeCompare(candidateKey(b)));
+  return [...best.values()].sort(
+    (a, b) => b.score - a.score || candidateKey(a).localeCompare(candidateKey(b)),
+  );
 }
 
 /**
@@ -275,7 +277,9 @@ export async function screenCardholder(
     const subjectMoved = openRow !== undefined && !Buffer.from(openRow.subject_index).equals(index);
     if (found.length > 0 || subjectMoved) {
       pausedCards =
-        trigger === 'cardholder_created' || found.length === 0 ? [] : await pauseCards(tx, context, subject, now);
+        trigger === 'cardholder_created' || found.length === 0
+          ? []
+          : await pauseCards(tx, context, subject, now);
       const pausedIds = pausedCards.map((card) => card.id);
       const candidates = mergeCandidates(openRow?.candidates ?? [], found);
       const saved =

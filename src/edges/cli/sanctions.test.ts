@@ -96,7 +96,10 @@ describe('`lantau sanctions load`', () => {
       const file = path.join(cli.dataDir, 'broken.xml');
       const good = unListXml(UNRELATED_LISTED, '2026-01-01T00:00:00Z').toString('utf8');
       // Well-formed XML, but an individual without its reference number.
-    writeFileSync(file, good.replace('<REFERENCE_NUMBER>QDi.901</REFERENCE_NUMBER>', '<REFERENCE_NUMBER/>'));
+      writeFileSync(
+        file,
+        good.replace('<REFERENCE_NUMBER>QDi.901</REFERENCE_NUMBER>', '<REFERENCE_NUMBER/>'),
+      );
       const run = await cli.run(['sanctions', 'load', file]);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/line \d+/);

@@ -130,7 +130,8 @@ const DecisionBody = Type.Object(
     }),
     version: Type.Integer({
       minimum: 1,
-      description: 'The alert’s version that was reviewed: a decision on an alert that has changed since is refused',
+      description:
+        'The alert’s version that was reviewed: a decision on an alert that has changed since is refused',
     }),
   },
   { additionalProperties: false },
@@ -219,7 +220,9 @@ export function registerScreeningRoutes(app: LantauApp, context: IssuingContext)
           ),
         );
         // The stored answer has no grounds (personal data stays out of tables in the clear): read back with them.
-        return 'error' in answer ? answer : getScreeningAlert(context.db, context.vault, answer.id, undefined);
+        return 'error' in answer
+          ? answer
+          : getScreeningAlert(context.db, context.vault, answer.id, undefined);
       },
     );
   }
