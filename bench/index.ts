@@ -16,6 +16,9 @@
  *   screening  sanctions screening in-process (bench/screening.ts): both lists parsed and indexed (time, heap), the
  *            labelled set's recall and false-positive rate, per-check latency p50 to max against its target, and
  *            checks per second on one core
+ *   aml      AML scenarios over a benign generated population (bench/aml.ts): per scenario the alerts per 1,000
+ *            cardholders a month and the share of cardholders alerted (all false positives there), and the time of
+ *            one evaluation of one cardholder
  * Options:
  *   --seconds N           each measured run (default 3; the authorizations bench's phases default to 10)
  *   --backend B           postgres, pglite or both (default both)
@@ -45,6 +48,7 @@ import { emitEvents } from '../src/records/outbox.js';
 import { Keyring } from '../src/vault/keyring.js';
 import { benchLedger } from './ledger.js';
 import { benchVault } from './vault.js';
+import { benchAml } from './aml.js';
 import { benchAuthorizations } from './authorizations.js';
 import { benchIssuing } from './issuing.js';
 import { benchRisk } from './risk.js';
@@ -88,7 +92,18 @@ const pgbenchSeconds = wholeNumber('pgbench-seconds', values['pgbench-seconds'],
 const selected = new Set(
   positionals.length > 0
     ? positionals
-    : ['records', 'audit', 'ledger', 'issuing', 'authorizations', 'http', 'vault', 'risk', 'screening'],
+    : [
+        'records',
+        'audit',
+        'ledger',
+        'issuing',
+        'authorizations',
+        'http',
+        'vault',
+        'risk',
+        'screening',
+        'aml',
+      ],
 );
 const serverUrl =
   process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -261,6 +276,7 @@ try {
   if (selected.has('vault')) await benchVault(seconds);
   if (selected.has('risk')) await benchRisk();
   if (selected.has('screening')) benchScreening(seconds);
+  if (selected.has('aml')) benchAml();
 } finally {
   for (const backend of backends) await backend.dispose();
 }

@@ -44,7 +44,7 @@ CREATE TABLE screening_alerts (
   decided_by       text,
   grounds_encrypted bytea,
   CHECK ((status = 'open') = (decided_at IS NULL)),
-  CHECK ((status = 'open') = (grounds_encrypted IS NULL)),
+  CONSTRAINT screening_alerts_grounds_when_decided CHECK ((status = 'open') = (grounds_encrypted IS NULL)),
   CHECK ((status = 'open') = (decided_by IS NULL))
 );
 CREATE UNIQUE INDEX screening_alerts_open ON screening_alerts (cardholder_id) WHERE status = 'open';

@@ -59,7 +59,8 @@ export interface ScreeningAlertRow {
   trigger: ScreeningTrigger;
   candidates: ScreeningCandidate[];
   lists: ListUsed[];
-  subject_index: Uint8Array;
+  /** Null once the alert is purged (issuing/retention.ts), which only a decided one is. */
+  subject_index: Uint8Array | null;
   paused_card_ids: string[];
   version: number;
   created_at: Date;
@@ -274,7 +275,9 @@ export async function screenCardholder(
       [subject.id],
     );
     const openRow = open.rows[0];
-    const subjectMoved = openRow !== undefined && !Buffer.from(openRow.subject_index).equals(index);
+    const subjectMoved =
+      openRow !== undefined &&
+      (openRow.subject_index === null || !Buffer.from(openRow.subject_index).equals(index));
     if (found.length > 0 || subjectMoved) {
       pausedCards =
         trigger === 'cardholder_created' || found.length === 0

@@ -1,6 +1,6 @@
 import type { Queryable, Transaction } from '../platform/db/database.js';
 import { json } from '../platform/db/database.js';
-import { notFound } from '../platform/errors.js';
+import { invalidRequest, notFound } from '../platform/errors.js';
 import { appendAudit } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
 import { bindToRow, type EncryptedColumn } from '../vault/encrypted-columns.js';
@@ -203,20 +203,23 @@ export async function createCardholder(
   const spendingControls = normalizeSpendingControls(input.spending_controls);
   const id = context.ids(CARDHOLDER_ID_PREFIX);
   const sealed = sealPersonalData(context.vault, id, personal);
+  const status = input.status ?? 'active';
   const inserted = await tx.query<CardholderRow>(
     `INSERT INTO cardholders (id, program_id, status, kyc_status, pii_encrypted, email_index, phone_index,
-       device_index, ip_index, spending_controls, metadata, created_at, updated_at)
-     VALUES ($1, $2, $3, 'unverified', $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $11)
+       device_index, ip_index, spending_controls, metadata, created_at, updated_at, relationship_ended_at)
+     VALUES ($1, $2, $3, 'unverified', $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $11, $12)
      RETURNING ${CARDHOLDER_COLUMNS}`,
     [
       id,
       programId,
-      input.status ?? 'active',
+      status,
       sealed.ciphertext,
       ...sealed.indexes,
       json(spendingControls),
       json(input.metadata ?? {}),
       now,
+      // Created inactive, the relationship has ended as far as retention counts (issuing/retention.ts).
+      status === 'inactive' ? now : null,
     ],
   );
   const row = inserted.rows[0];
@@ -260,9 +263,9 @@ async function findCardholderRow(
   id: string,
   programScope: string | undefined,
   lock = '',
-): Promise<CardholderRow | undefined> {
-  const found = await db.query<CardholderRow>(
-    `SELECT ${CARDHOLDER_COLUMNS} FROM cardholders
+): Promise<(CardholderRow & { purged_at: Date | null }) | undefined> {
+  const found = await db.query<CardholderRow & { purged_at: Date | null }>(
+    `SELECT ${CARDHOLDER_COLUMNS}, purged_at FROM cardholders
      WHERE id = $1 AND ($2::text IS NULL OR program_id = $2) ${lock}`,
     [id, programScope ?? null],
   );
@@ -308,6 +311,21 @@ export async function lockCardholderReference(
   return row;
 }
 
+/**
+ * A purged cardholder's personal data is gone (issuing/retention.ts): it is not written again, and they are not
+ * made active again, since nobody they could be is known any more. A returning person onboards anew. Their
+ * metadata, spending controls and an `inactive` that changes nothing still go through.
+ */
+function refusePurgedChange(changes: CardholderChanges, personalChanged: boolean): void {
+  if (personalChanged || changes.status === 'active') {
+    throw invalidRequest(
+      'cardholder_purged',
+      'This cardholder’s personal data was purged after the retention period: create a new cardholder instead',
+      personalChanged ? (PERSONAL_FIELDS.find((field) => changes[field] !== undefined) ?? 'id') : 'status',
+    );
+  }
+}
+
 function mergePersonal(current: PersonalData, changes: CardholderChanges): PersonalDataInput {
   const merged: Record<string, unknown> = { ...current };
   for (const field of PERSONAL_FIELDS) {
@@ -330,9 +348,10 @@ export async function updateCardholder(
 ): Promise<Cardholder> {
   const row = await findCardholderRow(tx, id, programScope, 'FOR UPDATE');
   if (row === undefined) throw notFound('cardholder', id);
+  const personalChanged = PERSONAL_FIELDS.some((field) => changes[field] !== undefined);
+  if (row.purged_at !== null) refusePurgedChange(changes, personalChanged);
   const current = cardholderFromRowLoaded(context.vault, row);
   const now = context.clock.now();
-  const personalChanged = PERSONAL_FIELDS.some((field) => changes[field] !== undefined);
   const personal = personalChanged ? normalizePersonalData(mergePersonal(current, changes), now) : current;
   const spendingControls =
     changes.spending_controls === undefined
@@ -342,6 +361,11 @@ export async function updateCardholder(
   const sealed = personalChanged ? sealPersonalData(context.vault, id, personal) : undefined;
   const updated = await tx.query<CardholderRow>(
     `UPDATE cardholders SET status = $2, spending_controls = $3::jsonb, metadata = $4::jsonb, updated_at = $5,
+       -- The retention clock (issuing/retention.ts): starts when the cardholder becomes inactive, stops if they
+       -- come back. A row made inactive before the column existed takes its last update, no earlier than the truth.
+       relationship_ended_at = CASE WHEN $2::text = 'active' THEN NULL
+                                    WHEN status = 'active' THEN $5
+                                    ELSE coalesce(relationship_ended_at, updated_at) END,
        pii_encrypted = coalesce($6, pii_encrypted),
        email_index = CASE WHEN $6::bytea IS NULL THEN email_index ELSE $7 END,
        phone_index = CASE WHEN $6::bytea IS NULL THEN phone_index ELSE $8 END,

@@ -95,9 +95,10 @@ export async function rescreenDue(
       const screener = await screenerFor(tx, db);
       // A newer version loaded meanwhile: its own re-screen covers everyone.
       if (screener.key !== key) return undefined;
+      // A purged cardholder (issuing/retention.ts) has no name left to screen.
       const due = await tx.query<CardholderRow>(
         `SELECT ${CARDHOLDER_COLUMNS} FROM cardholders
-         WHERE id > $1 AND screened_lists IS DISTINCT FROM $2
+         WHERE id > $1 AND screened_lists IS DISTINCT FROM $2 AND purged_at IS NULL
          ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [after, key, batchSize],
       );
@@ -147,7 +148,7 @@ export async function rescreenDue(
     after = batch.last;
   }
   const left = await db.query<{ left: number }>(
-    'SELECT count(*)::int AS left FROM cardholders WHERE screened_lists IS DISTINCT FROM $1',
+    'SELECT count(*)::int AS left FROM cardholders WHERE screened_lists IS DISTINCT FROM $1 AND purged_at IS NULL',
     [key],
   );
   if ((left.rows[0]?.left ?? 0) > 0) return progress(false);

@@ -11,6 +11,9 @@ import { expireAuthorizations } from '../../processing/lifecycle.js';
 import { riskMemoryFor } from '../../processing/risk-in-decision.js';
 import { loadSanctionsAtStart } from '../../compliance/sanctions/load.js';
 import { rescreenDue } from '../../issuing/sanctions-rescreen.js';
+import { purgeDue } from '../../issuing/retention.js';
+import { monitorDue } from '../../compliance/aml/monitor.js';
+import { authorizationDevices } from '../../processing/aml-devices.js';
 import { SETTLEMENT_GRACE_MS, settleDue } from '../../processing/settlement.js';
 import { createWebhookMetrics } from '../../delivery/webhooks/dispatcher.js';
 import { runWebhookRound } from '../../delivery/webhooks/worker.js';
@@ -34,6 +37,9 @@ const WEBHOOK_INTERVAL_MS = 1_000;
 /** How far behind another process's merchant and device counts may be. */
 const RISK_COUNTER_SYNC_MS = 1_000;
 const RESCREEN_INTERVAL_MS = 5_000;
+/** Retention counts in years: an hour late is nothing, and the run walks every cardholder. */
+const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
+const AML_MONITOR_INTERVAL_MS = 1_000;
 
 export interface RunningServer {
   readonly url: string;
@@ -209,6 +215,52 @@ export async function serve(
   const rescreens = setInterval(rescreen, RESCREEN_INTERVAL_MS);
   rescreens.unref();
 
+  // Retention: personal data purged five years after a cardholder's relationship ended, unless a case, an alert or
+  // money in their accounts holds it (issuing/retention.ts). At start and hourly; batches under SKIP LOCKED, so
+  // processes share the work, and a stop ends the run after its current batch.
+  const retentionStop = new AbortController();
+  let retentionRun: Promise<void> | undefined;
+  const retain = () => {
+    if (retentionRun !== undefined) return;
+    retentionRun = purgeDue(issuing, { signal: retentionStop.signal })
+      .then(
+        (progress) => {
+          if (progress.purged > 0) logger.info(progress, 'personal data purged after the retention period');
+          if (progress.heldByBalance.length > 0) {
+            logger.warn(
+              { cardholders: progress.heldByBalance },
+              'cardholders due for purge still hold money in their accounts: pay it out, then they are purged',
+            );
+          }
+        },
+        (error: unknown) => logger.error({ err: error }, 'retention purge failed'),
+      )
+      .finally(() => {
+        retentionRun = undefined;
+      });
+  };
+  retain();
+  const retention = setInterval(retain, RETENTION_INTERVAL_MS);
+  retention.unref();
+
+  // AML monitoring: the outbox read in order, every second, and the cardholders it touched evaluated
+  // (compliance/aml/monitor.ts). Off the authorization path; a failing batch is retried from the same place.
+  let monitoring: Promise<void> | undefined;
+  const monitor = setInterval(() => {
+    if (monitoring !== undefined) return;
+    monitoring = monitorDue({ db, clock, ids, devices: authorizationDevices })
+      .then(
+        (done) => {
+          if (done.alerts > 0) logger.info(done, 'AML alerts raised');
+        },
+        (error: unknown) => logger.error({ err: error }, 'AML monitoring failed'),
+      )
+      .finally(() => {
+        monitoring = undefined;
+      });
+  }, AML_MONITOR_INTERVAL_MS);
+  monitor.unref();
+
   // NATS_URL: every outbox event is also published to NATS JetStream. A NATS that is down is retried in the
   // background; the API serves regardless, and the outbox keeps every event until it is published.
   const nats = config.nats;
@@ -236,9 +288,14 @@ export async function serve(
       clearInterval(expiry);
       clearInterval(settlement);
       clearInterval(rescreens);
+      clearInterval(monitor);
+      await monitoring;
       // A re-screen stops after its current batch; the next start goes on from there.
       rescreenStop.abort();
       await rescreening;
+      clearInterval(retention);
+      retentionStop.abort();
+      await retentionRun;
       await stopWebhooks();
       const timeout = new Promise<'timeout'>((resolve) =>
         setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),

@@ -1,4 +1,5 @@
 import type { Clock } from '../../platform/clock.js';
+import { CASE_ENCRYPTED_COLUMNS } from '../../compliance/aml/cases.js';
 import { ALERT_GROUNDS_COLUMN } from '../../issuing/cardholder-screening.js';
 import { CARDHOLDER_PII_COLUMN } from '../../issuing/cardholders.js';
 import { CARD_PAN_COLUMN } from '../../issuing/cards.js';
@@ -30,6 +31,7 @@ export function encryptedColumns(): EncryptedColumnRegistry {
     AUTHORIZATION_ENDPOINT_SECRET_COLUMN,
     WEBHOOK_PREVIOUS_SECRET_COLUMN,
     ALERT_GROUNDS_COLUMN,
+    ...CASE_ENCRYPTED_COLUMNS,
   ]);
 }
 

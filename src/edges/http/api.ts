@@ -3,6 +3,7 @@ import { createHttpServer, type HttpDependencies, type LantauApp } from '../../p
 import { cardSchemas, registerCardRoutes } from './routes/cards.js';
 import { AccountMovementSchema, AccountSchema, registerAccountRoutes } from './routes/accounts.js';
 import { CardholderSchema, registerCardholderRoutes } from './routes/cardholders.js';
+import { registerAmlRoutes } from './routes/aml.js';
 import { registerKycRoutes } from './routes/kyc.js';
 import { convertForCard } from '../../processing/fx.js';
 import { AuthorizationSchema, registerAuthorizationRoutes } from './routes/authorizations.js';
@@ -68,5 +69,6 @@ export async function buildApi(
   registerWebhookEndpointRoutes(app, issuing);
   registerRiskRuleRoutes(app, issuing);
   registerScreeningRoutes(app, issuing);
+  registerAmlRoutes(app, issuing);
   return app;
 }

@@ -1,0 +1,328 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestApi, type TestApi } from '../../../test/support/app.js';
+import { createTestProgram, withoutProtections, type TestProgram } from '../../../test/support/programs.js';
+import { verifyAuditChain } from '../../records/audit.js';
+import { authorizationDevices } from '../../processing/aml-devices.js';
+import { monitorDue } from './monitor.js';
+import { validateStrJson, validateStrXml } from './report.js';
+
+/**
+ * AML monitoring end to end, on both backends: activity made through the API as a programme would, read by the
+ * monitor from the outbox, alerts listing exactly the activity behind them, per cardholder across their cards.
+ */
+
+type Json = Record<string, unknown>;
+type Headers = Readonly<Record<string, string>>;
+
+const SHOP = {
+  name: 'Harbour Electronics',
+  mcc: '5732',
+  country: 'HK',
+  city: 'Hong Kong',
+  acceptor_id: 'HEL000000000001',
+  acquirer_id: '40000000001',
+};
+
+let api: TestApi;
+let main: TestProgram;
+let people = 0;
+
+async function call(method: 'GET' | 'POST' | 'PATCH', url: string, headers: Headers, body?: Json) {
+  const response = await api.app.inject({
+    method,
+    url,
+    headers,
+    ...(body === undefined ? {} : { payload: body }),
+  });
+  return { status: response.statusCode, body: response.json<Json>() };
+}
+
+async function created(
+  method: 'POST',
+  url: string,
+  body: Json,
+  headers: Headers = main.headers,
+): Promise<Json> {
+  const answer = await call(method, url, headers, body);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+  return answer.body;
+}
+
+async function cardholder(): Promise<{ id: string; account: string }> {
+  people += 1;
+  const holder = await created('POST', '/v1/cardholders', { name: `Monitored Person ${String(people)}` });
+  const account = await created('POST', '/v1/accounts', { cardholder_id: holder.id, currency: 'HKD' });
+  return { id: String(holder.id), account: String(account.id) };
+}
+
+async function card(holder: { id: string; account: string }): Promise<string> {
+  const issued = await created('POST', '/v1/cards', {
+    cardholder_id: holder.id,
+    account_id: holder.account,
+    type: 'multi_use',
+  });
+  return String(issued.id);
+}
+
+async function load(account: string, amount: number): Promise<string> {
+  return String((await created('POST', `/v1/accounts/${account}/loads`, { amount, currency: 'HKD' })).id);
+}
+
+async function alertsOf(cardholderId: string): Promise<Json[]> {
+  const list = await call('GET', `/v1/aml/alerts?cardholder_id=${cardholderId}`, api.operatorHeaders);
+  expect(list.status).toBe(200);
+  return list.body.data as Json[];
+}
+
+const HOUR_MS = 3_600_000;
+
+beforeAll(async () => {
+  api = await openTestApi();
+  main = await withoutProtections(api, await createTestProgram(api));
+});
+afterAll(async () => api.close());
+
+describe('AML monitoring', () => {
+  it('finds loads structured under HKD 8,000 across a cardholder’s wallets, and not across unrelated people', async () => {
+    const structurer = await cardholder();
+    const usd = await created('POST', '/v1/accounts', { cardholder_id: structurer.id, currency: 'USD' });
+    const loads: string[] = [];
+    for (const amount of [7_600_00, 7_850_00, 7_990_00]) {
+      loads.push(await load(structurer.account, amount));
+      api.clock.advance(5 * HOUR_MS);
+    }
+    // Money in another currency and an ordinary top-up are not part of it.
+    await created('POST', `/v1/accounts/${String(usd.id)}/loads`, { amount: 100_00, currency: 'USD' });
+    await load(structurer.account, 500_00);
+    const unrelated: string[] = [];
+    for (const amount of [7_600_00, 7_850_00, 7_990_00]) {
+      const person = await cardholder();
+      unrelated.push(person.id);
+      await load(person.account, amount);
+    }
+
+    const first = await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    expect(first.alerts).toBeGreaterThanOrEqual(1);
+    const alerts = await alertsOf(structurer.id);
+    const structuring = alerts.filter((alert) => alert.scenario === 'structuring');
+    expect(structuring).toHaveLength(1);
+    expect(structuring[0]).toMatchObject({ object: 'aml_alert', settings_version: 0 });
+    expect(structuring[0]?.case_id).toMatch(/^case_/);
+    expect([...(structuring[0]?.activity as string[])].sort()).toEqual([...loads].sort());
+    for (const person of unrelated) expect(await alertsOf(person)).toEqual([]);
+
+    // Read again (a replayed outbox, or more events for the same cardholder), nothing is raised twice.
+    await load(structurer.account, 200_00);
+    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    expect((await alertsOf(structurer.id)).filter((alert) => alert.scenario === 'structuring')).toHaveLength(
+      1,
+    );
+  });
+
+  it('finds cards rotated by one cardholder, and not the same number of cards among several people', async () => {
+    const rotator = await cardholder();
+    const cards: string[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      cards.push(await card(rotator));
+      api.clock.advance(HOUR_MS);
+    }
+    const others: string[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      const person = await cardholder();
+      others.push(person.id);
+      await card(person);
+    }
+    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    const rotation = (await alertsOf(rotator.id)).filter((alert) => alert.scenario === 'card_rotation');
+    expect(rotation).toHaveLength(1);
+    expect([...(rotation[0]?.activity as string[])].sort()).toEqual([...cards].sort());
+    for (const person of others) expect(await alertsOf(person)).toEqual([]);
+  });
+
+  it('keeps versioned scenario settings, refusing an unknown parameter whole', async () => {
+    const url = `/v1/programs/${main.program.id}/aml_scenarios`;
+    const before = await call('GET', url, api.operatorHeaders);
+    expect(before.body).toMatchObject({ object: 'aml_scenario_settings', version: 0 });
+
+    const unknown = await call('POST', url, api.operatorHeaders, {
+      structuring: { count_min: 4, split_under: 2 },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ error: { code: 'scenario_parameter_invalid' } });
+    const noScenario = await call('POST', url, api.operatorHeaders, { smurfing: { enabled: true } });
+    expect(noScenario.body).toMatchObject({ error: { code: 'scenario_unknown' } });
+    expect((await call('GET', url, api.operatorHeaders)).body).toMatchObject({ version: 0 });
+
+    const changed = await call('POST', url, api.operatorHeaders, { card_rotation: { created_count_min: 3 } });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(changed.body).toMatchObject({
+      version: 1,
+      scenarios: { card_rotation: { created_count_min: 3 } },
+    });
+    // Programmes do not read or change the issuer's monitoring.
+    expect((await call('GET', url, main.headers)).status).toBe(403);
+
+    const person = await cardholder();
+    const three = [await card(person), await card(person), await card(person)];
+    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    const [alert] = (await alertsOf(person.id)).filter((found) => found.scenario === 'card_rotation');
+    expect(alert).toMatchObject({ settings_version: 1 });
+    expect([...(alert?.activity as string[])].sort()).toEqual([...three].sort());
+  });
+
+  it('works a case: assign, comment, attach, pause the cards, escalate, report; each step audited under the analyst', async () => {
+    const user = await call('POST', '/v1/operator_users', api.operatorHeaders, {
+      name: 'Chan Wing Sze',
+      email: 'aml.analyst@lantau.example',
+      role: 'analyst',
+    });
+    expect(user.status).toBe(201);
+    const analyst = { authorization: `Bearer ${String(user.body.secret)}` };
+    const analystId = String(user.body.id);
+
+    const subject = await cardholder();
+    const subjectCard = await card(subject);
+    for (const amount of [7_700_00, 7_800_00, 7_900_00]) {
+      await load(subject.account, amount);
+      api.clock.advance(HOUR_MS);
+    }
+    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    const [alert] = await alertsOf(subject.id);
+    const caseId = String(alert?.case_id);
+    const url = `/v1/aml/cases/${caseId}`;
+    const detail = await call('GET', url, api.operatorHeaders);
+    expect(detail.status).toBe(200);
+    expect(detail.body).toMatchObject({ case: { status: 'open', cardholder_id: subject.id }, notes: [] });
+    expect((detail.body.alerts as Json[]).map((found) => found.id)).toEqual([alert?.id]);
+
+    // A bare key is not a person; a programme does not see the issuer's cases.
+    const byKey = await call('POST', `${url}/comments`, api.operatorHeaders, { body: 'Looking into it' });
+    expect(byKey.body).toMatchObject({ error: { code: 'operator_user_required' } });
+    expect((await call('GET', url, main.headers)).status).toBe(403);
+
+    expect((await call('POST', `${url}/assign`, analyst, { assignee: analystId })).body).toMatchObject({
+      assignee: analystId,
+    });
+    expect(
+      (await call('POST', `${url}/comments`, analyst, { body: 'Three loads just under HKD 8,000' })).status,
+    ).toBe(201);
+    const attached = await call('POST', `${url}/attachments`, analyst, {
+      filename: 'bank-statement.pdf',
+      content_type: 'application/pdf',
+      content_base64: Buffer.from('%PDF-1.4 statement').toString('base64'),
+    });
+    expect(attached.status).toBe(201);
+    const paused = await call('POST', `${url}/pause_cards`, analyst);
+    expect(paused.body).toMatchObject({ paused_cards: [subjectCard] });
+    const cardNow = await call('GET', `/v1/cards/${subjectCard}`, main.headers);
+    expect(cardNow.body).toMatchObject({ status: 'paused', status_reason: 'compliance' });
+
+    const current = (await call('GET', url, analyst)).body.case as Json;
+    const version = Number(current.version);
+    // No grounds, or a stale version: refused, nothing changes.
+    const noGrounds = await call('POST', `${url}/decision`, analyst, {
+      decision: 'reported',
+      grounds: ' ',
+      version,
+    });
+    expect(noGrounds.body).toMatchObject({ error: { code: 'grounds_required' } });
+    const stale = await call('POST', `${url}/decision`, analyst, {
+      decision: 'reported',
+      grounds: 'Structuring',
+      version: version - 1,
+    });
+    expect(stale.body).toMatchObject({ error: { code: 'aml_case_changed' } });
+    expect(((await call('GET', url, analyst)).body.case as Json).status).toBe('open');
+
+    const escalated = await call('POST', `${url}/decision`, analyst, {
+      decision: 'escalated',
+      grounds: 'Needs the MLRO',
+      version,
+    });
+    expect(escalated.body).toMatchObject({ status: 'escalated', grounds: 'Needs the MLRO' });
+    const reportBody = {
+      decision: 'reported',
+      grounds: 'Three loads of HKD 7,700–7,900 within two hours, just under the HKD 8,000 threshold',
+      version: Number(escalated.body.version),
+    };
+    const unlicensed = await call('POST', `${url}/decision`, analyst, reportBody);
+    expect(unlicensed.body).toMatchObject({ error: { code: 'licence_number_unset' } });
+    const licensed = await call('PATCH', `/v1/programs/${main.program.id}`, api.operatorHeaders, {
+      metadata: { svf_licence_number: 'SVF0099' },
+    });
+    expect(licensed.status, JSON.stringify(licensed.body)).toBe(200);
+    const reported = await call('POST', `${url}/decision`, analyst, reportBody);
+    expect(reported.body).toMatchObject({ status: 'reported', reported: true, decided_by: analystId });
+
+    const json = await call('GET', `${url}/report`, analyst);
+    expect(json.status).toBe(200);
+    expect(validateStrJson(json.body)).toEqual([]);
+    expect(json.body).toMatchObject({ reporting_entity: { licence_number: 'SVF0099' } });
+    const xml = await api.app.inject({ method: 'GET', url: `${url}/report?format=xml`, headers: analyst });
+    expect(xml.headers['content-type']).toContain('application/xml');
+    expect(validateStrXml(xml.body)).toEqual([]);
+
+    const trail = await api.db.query<{ action: string; actor_type: string; actor_id: string }>(
+      `SELECT action, actor_type, actor_id FROM audit_log WHERE target_id = $1 ORDER BY seq`,
+      [caseId],
+    );
+    expect(trail.rows.map((row) => row.action)).toEqual([
+      'aml_case.assigned',
+      'aml_case.commented',
+      'aml_case.attached',
+      'aml_case.cards_paused',
+      'aml_case.escalated',
+      'aml_case.reported',
+    ]);
+    for (const row of trail.rows) expect(row).toMatchObject({ actor_type: 'user', actor_id: analystId });
+    expect((await verifyAuditChain(api.db)).ok).toBe(true);
+    // Neither the grounds nor the report's particulars are in any table in the clear.
+    const stored = await api.db.query<{ row: string }>('SELECT row_to_json(c)::text AS row FROM aml_cases c');
+    expect(stored.rows.map((row) => row.row).join('\n')).not.toContain('just under the HKD 8,000');
+  });
+
+  it('finds many cardholders on one device, and not the same number of people on their own devices', async () => {
+    const sharing: { id: string; card: string }[] = [];
+    const apart: { id: string; card: string }[] = [];
+    for (let index = 0; index < 4; index += 1) {
+      for (const group of [sharing, apart]) {
+        const person = await cardholder();
+        await load(person.account, 1_000_00);
+        group.push({ id: person.id, card: await card(person) });
+      }
+    }
+    const authorizations = new Map<string, string>();
+    for (const [index, person] of sharing.entries()) {
+      const decided = await created('POST', '/v1/simulate/authorizations', {
+        card_id: person.card,
+        amount: 12_00,
+        currency: 'HKD',
+        merchant: { ...SHOP, mcc: '5812' },
+        entry_mode: 'ecommerce',
+        device_id: 'device-shared-0001',
+      });
+      expect(decided.approved, JSON.stringify(decided)).toBe(true);
+      authorizations.set(person.id, String(decided.id));
+      api.clock.advance(HOUR_MS * (index + 1));
+    }
+    for (const [index, person] of apart.entries()) {
+      await created('POST', '/v1/simulate/authorizations', {
+        card_id: person.card,
+        amount: 12_00,
+        currency: 'HKD',
+        merchant: { ...SHOP, mcc: '5812' },
+        entry_mode: 'ecommerce',
+        device_id: `device-own-${String(index)}`,
+      });
+    }
+    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    for (const person of sharing) {
+      const shared = (await alertsOf(person.id)).filter((alert) => alert.scenario === 'shared_device');
+      expect(shared).toHaveLength(1);
+      expect([...(shared[0]?.activity as string[])].sort()).toEqual([...authorizations.values()].sort());
+    }
+    for (const person of apart) {
+      expect((await alertsOf(person.id)).filter((alert) => alert.scenario === 'shared_device')).toEqual([]);
+    }
+  });
+});

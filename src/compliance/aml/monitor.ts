@@ -1,0 +1,445 @@
+import { createHash } from 'node:crypto';
+import type { Database, Transaction } from '../../platform/db/database.js';
+import { consumeEvents, emitEvent, type RecordsContext } from '../../records/outbox.js';
+import { tierOf, type KycStatus, KYC_STATUSES } from '../kyc/status.js';
+import { limitsFor } from '../kyc/tiers.js';
+import type { Activity, CardholderActivity, TierCaps } from './activity.js';
+import { readEvent, type CardholderFact, type ReadActivity } from './events-to-activity.js';
+import { caseForAlert } from './cases.js';
+import { DEFAULT_SCENARIO_SETTINGS, parseScenarioSettings, type ScenarioSettings } from './parameters.js';
+import {
+  activityLookbackMs,
+  evaluateScenarios,
+  evaluateSharedDevice,
+  type ScenarioHit,
+} from './scenarios.js';
+
+/**
+ * AML transaction monitoring: a consumer of the outbox (`aml_monitoring`), never on the authorization path. Each
+ * batch of events becomes activity rows (its own tables: compliance reads no other part's), and every cardholder
+ * the batch touched is evaluated against their programme's scenarios over their activity across all their cards
+ * and wallets. A hit is an alert listing the activity that caused it, raised once (its fingerprint) however often
+ * later events re-evaluate the cardholder. The activity, the alerts and the cursor commit together.
+ */
+
+export const AML_CONSUMER = 'aml_monitoring';
+export const AML_ALERT_PREFIX = 'amla';
+/** Events per batch: a batch is one transaction, holding the consumer's cursor. */
+export const AML_BATCH = 500;
+
+/**
+ * Where an authorization came from, as a keyed blind index of its device or IP (hex): kept by processing, which
+ * compliance does not read; the edge that runs the monitor supplies it. Without it, shared devices go unseen.
+ */
+export interface DeviceSource {
+  authorizationDevices(tx: Transaction, ids: readonly string[]): Promise<ReadonlyMap<string, string>>;
+}
+
+export interface MonitorContext extends RecordsContext {
+  readonly db: Database;
+  readonly devices?: DeviceSource;
+}
+
+export interface AmlAlert {
+  readonly id: string;
+  readonly object: 'aml_alert';
+  readonly program_id: string;
+  readonly cardholder_id: string;
+  readonly scenario: string;
+  readonly reason: string;
+  readonly summary: string;
+  readonly window: { readonly from: string; readonly to: string };
+  readonly activity: readonly string[];
+  readonly settings_version: number;
+  readonly case_id: string;
+  readonly created: string;
+}
+
+export interface AmlAlertRow {
+  id: string;
+  program_id: string;
+  cardholder_id: string;
+  scenario: string;
+  reason: string;
+  summary: string;
+  window_from: Date;
+  window_to: Date;
+  activity_ids: string[];
+  settings_version: number;
+  case_id: string;
+  created_at: Date;
+}
+
+export const AML_ALERT_COLUMNS = `id, program_id, cardholder_id, scenario, reason, summary, window_from, window_to,
+  activity_ids, settings_version, case_id, created_at`;
+
+export function amlAlertFromRow(row: AmlAlertRow): AmlAlert {
+  return {
+    id: row.id,
+    object: 'aml_alert',
+    program_id: row.program_id,
+    cardholder_id: row.cardholder_id,
+    scenario: row.scenario,
+    reason: row.reason,
+    summary: row.summary,
+    window: { from: row.window_from.toISOString(), to: row.window_to.toISOString() },
+    activity: row.activity_ids,
+    settings_version: row.settings_version,
+    case_id: row.case_id,
+    created: row.created_at.toISOString(),
+  };
+}
+
+async function recordCardholder(tx: Transaction, fact: CardholderFact): Promise<void> {
+  await tx.query(
+    `INSERT INTO aml_cardholders (cardholder_id, program_id, kyc_status) VALUES ($1, $2, $3)
+     ON CONFLICT (cardholder_id) DO UPDATE SET kyc_status = excluded.kyc_status`,
+    [fact.cardholderId, fact.programId, fact.kycStatus],
+  );
+}
+
+/** The signed effect of an activity on its wallet's posted balance, as the ledger posts it. */
+function balanceEffect(activity: ReadActivity): number {
+  switch (activity.kind) {
+    case 'load':
+    case 'refund':
+      return activity.amount;
+    case 'unload':
+    case 'capture':
+    case 'force_post':
+      return -activity.amount;
+    default:
+      return 0;
+  }
+}
+
+/** Stores one activity (once: a replayed event changes nothing), with the wallet balance after it for loads. */
+async function recordActivity(tx: Transaction, activity: ReadActivity): Promise<void> {
+  const exists = await tx.query('SELECT 1 FROM aml_activity WHERE kind = $1 AND id = $2', [
+    activity.kind,
+    activity.id,
+  ]);
+  if (exists.rows.length > 0) return;
+  let balanceAfter: number | null = null;
+  const effect = balanceEffect(activity);
+  if (activity.walletId !== null && effect !== 0) {
+    const balance = await tx.query<{ balance: number }>(
+      `INSERT INTO aml_wallets (wallet_id, cardholder_id, currency, balance) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (wallet_id) DO UPDATE SET balance = aml_wallets.balance + excluded.balance
+       RETURNING balance`,
+      [activity.walletId, activity.cardholderId, activity.currency, effect],
+    );
+    if (activity.kind === 'load') balanceAfter = balance.rows[0]?.balance ?? null;
+  }
+  let authorizedAmount: number | null = null;
+  if (activity.kind === 'capture' && activity.authorizationId !== null) {
+    const authorized = await tx.query<{ amount: number }>(
+      `SELECT amount FROM aml_activity WHERE kind = 'authorization' AND id = $1`,
+      [activity.authorizationId],
+    );
+    authorizedAmount = authorized.rows[0]?.amount ?? null;
+  }
+  await tx.query(
+    `INSERT INTO aml_activity (kind, id, program_id, cardholder_id, at, amount, currency, card_id, wallet_id,
+       approved, merchant_country, merchant_name, merchant_mcc, authorized_amount, flags, balance_after, device_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     ON CONFLICT (kind, id) DO NOTHING`,
+    [
+      activity.kind,
+      activity.id,
+      activity.programId,
+      activity.cardholderId,
+      new Date(activity.at),
+      activity.amount,
+      activity.currency,
+      activity.cardId,
+      activity.walletId,
+      activity.approved,
+      activity.merchantCountry,
+      activity.merchantName,
+      activity.merchantMcc,
+      authorizedAmount,
+      [...activity.flags],
+      balanceAfter,
+      activity.deviceKey === null ? null : Buffer.from(activity.deviceKey, 'hex'),
+    ],
+  );
+}
+
+interface ActivityRow {
+  kind: Activity['kind'];
+  id: string;
+  program_id: string;
+  cardholder_id: string;
+  at: Date;
+  amount: number;
+  currency: string;
+  card_id: string | null;
+  wallet_id: string | null;
+  approved: boolean | null;
+  merchant_country: string | null;
+  authorized_amount: number | null;
+  flags: string[];
+  balance_after: number | null;
+  device_key: Uint8Array | null;
+}
+
+const ACTIVITY_COLUMNS = `kind, id, program_id, cardholder_id, at, amount, currency, card_id, wallet_id, approved,
+  merchant_country, authorized_amount, flags, balance_after, device_key`;
+
+function activityFromRow(row: ActivityRow): Activity {
+  return {
+    id: row.id,
+    kind: row.kind,
+    programId: row.program_id,
+    cardholderId: row.cardholder_id,
+    at: row.at.getTime(),
+    amount: row.amount,
+    currency: row.currency,
+    cardId: row.card_id,
+    walletId: row.wallet_id,
+    approved: row.approved,
+    merchantCountry: row.merchant_country,
+    authorizedAmount: row.authorized_amount,
+    flags: row.flags,
+    balanceAfter: row.balance_after,
+    deviceKey: row.device_key === null ? null : Buffer.from(row.device_key).toString('hex'),
+  };
+}
+
+interface ProgrammeView {
+  readonly homeCountry: string | null;
+  readonly kycTiers: unknown;
+  readonly settings: ScenarioSettings;
+  readonly settingsVersion: number;
+}
+
+/** A programme's scenario settings (latest version; 0 is the defaults), its home country and its KYC tiers. */
+export async function programmeView(tx: Transaction, programId: string): Promise<ProgrammeView> {
+  const found = await tx.query<{
+    region: string;
+    kyc_tiers: unknown;
+    settings: unknown;
+    version: number | null;
+  }>(
+    `SELECT p.region, p.kyc_tiers, s.settings, s.version
+     FROM programs p LEFT JOIN LATERAL (
+       SELECT settings, version FROM aml_scenario_settings WHERE program_id = p.id ORDER BY version DESC LIMIT 1
+     ) s ON true
+     WHERE p.id = $1`,
+    [programId],
+  );
+  const row = found.rows[0];
+  return {
+    homeCountry: row !== undefined && /^[a-z]{2}$/.test(row.region) ? row.region.toUpperCase() : null,
+    kycTiers: row?.kyc_tiers ?? null,
+    settings: row?.settings == null ? DEFAULT_SCENARIO_SETTINGS : parseScenarioSettings(row.settings),
+    settingsVersion: row?.version ?? 0,
+  };
+}
+
+function capsFor(
+  kycTiers: unknown,
+  kycStatus: string,
+  currencies: Iterable<string>,
+): Record<string, TierCaps> {
+  const status = (KYC_STATUSES as readonly string[]).includes(kycStatus)
+    ? (kycStatus as KycStatus)
+    : 'unverified';
+  const caps: Record<string, TierCaps> = {};
+  for (const currency of currencies) {
+    const limits = limitsFor(kycTiers, tierOf(status), currency);
+    if (limits !== undefined) {
+      caps[currency] = { maxBalance: limits.max_balance, maxLoadsPerYear: limits.max_loads_per_year };
+    }
+  }
+  return caps;
+}
+
+function fingerprint(hit: ScenarioHit): Buffer {
+  return createHash('sha256')
+    .update(`${hit.scenario}\u001f${hit.reason}\u001f${[...hit.activityIds].sort().join(',')}`)
+    .digest();
+}
+
+/** Raises the hit as an alert on the cardholder's case, unless it was raised before; true when raised. */
+async function raiseAlert(
+  tx: Transaction,
+  context: MonitorContext,
+  hit: ScenarioHit,
+  settingsVersion: number,
+): Promise<boolean> {
+  const print = fingerprint(hit);
+  const seen = await tx.query(
+    'SELECT 1 FROM aml_alerts WHERE cardholder_id = $1 AND scenario = $2 AND fingerprint = $3',
+    [hit.cardholderId, hit.scenario, print],
+  );
+  if (seen.rows.length > 0) return false;
+  const caseId = await caseForAlert(tx, context, hit.programId, hit.cardholderId);
+  const inserted = await tx.query<AmlAlertRow>(
+    `INSERT INTO aml_alerts (id, program_id, cardholder_id, scenario, reason, summary, window_from, window_to,
+       activity_ids, settings_version, fingerprint, case_id, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     RETURNING ${AML_ALERT_COLUMNS}`,
+    [
+      context.ids(AML_ALERT_PREFIX),
+      hit.programId,
+      hit.cardholderId,
+      hit.scenario,
+      hit.reason,
+      hit.summary,
+      new Date(hit.window.from),
+      new Date(hit.window.to),
+      [...hit.activityIds],
+      settingsVersion,
+      print,
+      caseId,
+      context.clock.now(),
+    ],
+  );
+  const row = inserted.rows[0];
+  if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
+  // Platform-wide (no programme): the issuer's compliance work, never sent to a programme's webhooks.
+  await emitEvent(tx, context, { type: 'aml_alert.created', programId: null, object: amlAlertFromRow(row) });
+  return true;
+}
+
+/** Many cardholders of one programme on one device or IP: every key the batch saw, with all its activity. */
+async function evaluateDevices(
+  tx: Transaction,
+  context: MonitorContext,
+  devices: ReadonlyMap<string, { readonly programId: string; readonly at: number }>,
+  programmes: Map<string, ProgrammeView>,
+): Promise<number> {
+  let raised = 0;
+  for (const [deviceKey, { programId, at }] of [...devices].sort(([a], [b]) => a.localeCompare(b))) {
+    const programme = await programmeFor(tx, programId, programmes);
+    const windowMs = programme.settings.shared_device.window_hours * 3_600_000;
+    const rows = await tx.query<ActivityRow>(
+      `SELECT ${ACTIVITY_COLUMNS} FROM aml_activity
+       WHERE device_key = $1 AND program_id = $2 AND at > $3 AND at <= $4 ORDER BY at, kind, id`,
+      [Buffer.from(deviceKey, 'hex'), programId, new Date(at - 2 * windowMs), new Date(at)],
+    );
+    for (const hit of evaluateSharedDevice(rows.rows.map(activityFromRow), programme.settings, at)) {
+      if (await raiseAlert(tx, context, hit, programme.settingsVersion)) raised += 1;
+    }
+  }
+  return raised;
+}
+
+async function programmeFor(
+  tx: Transaction,
+  programId: string,
+  programmes: Map<string, ProgrammeView>,
+): Promise<ProgrammeView> {
+  let programme = programmes.get(programId);
+  if (programme === undefined) {
+    programme = await programmeView(tx, programId);
+    programmes.set(programId, programme);
+  }
+  return programme;
+}
+
+/**
+ * Evaluates one cardholder as of their latest activity (`now`: a monitor catching up after a pause judges each
+ * window as it stood then, not against the clock) and raises the alerts not raised before.
+ */
+async function evaluateCardholder(
+  tx: Transaction,
+  context: MonitorContext,
+  cardholderId: string,
+  programId: string,
+  now: number,
+  programmes: Map<string, ProgrammeView>,
+): Promise<number> {
+  const programme = await programmeFor(tx, programId, programmes);
+  const rows = await tx.query<ActivityRow>(
+    `SELECT ${ACTIVITY_COLUMNS}
+     FROM aml_activity WHERE cardholder_id = $1 AND at > $2 AND at <= $3 ORDER BY at, kind, id`,
+    // As far back as the programme's longest window (a rolling year for yearly loads).
+    [cardholderId, new Date(now - activityLookbackMs(programme.settings)), new Date(now)],
+  );
+  const activities = rows.rows.map(activityFromRow);
+  const holder = await tx.query<{ kyc_status: string }>(
+    'SELECT kyc_status FROM aml_cardholders WHERE cardholder_id = $1',
+    [cardholderId],
+  );
+  const view: CardholderActivity = {
+    cardholderId,
+    programId,
+    homeCountry: programme.homeCountry,
+    caps: capsFor(
+      programme.kycTiers,
+      holder.rows[0]?.kyc_status ?? 'unverified',
+      new Set(activities.map((activity) => activity.currency).filter((currency) => currency !== '')),
+    ),
+    activities,
+  };
+  let raised = 0;
+  for (const hit of evaluateScenarios(view, programme.settings, now)) {
+    if (await raiseAlert(tx, context, hit, programme.settingsVersion)) raised += 1;
+  }
+  return raised;
+}
+
+/**
+ * One batch of the outbox through monitoring: the events read, their activity stored, the cardholders touched
+ * evaluated. Returns how many events were read (0: nothing new) and alerts raised.
+ */
+export async function monitorBatch(
+  context: MonitorContext,
+  batchSize = AML_BATCH,
+): Promise<{ events: number; alerts: number }> {
+  let alerts = 0;
+  const events = await consumeEvents(context.db, context, AML_CONSUMER, batchSize, async (batch, tx) => {
+    // Each cardholder the batch touched, with the time of their latest activity in it.
+    const touched = new Map<string, { at: number; programId: string }>();
+    const readings = batch.map(readEvent);
+    const authorizationIds = readings.flatMap((reading) =>
+      reading.kind === 'activity' && reading.activity.kind === 'authorization' ? [reading.activity.id] : [],
+    );
+    const deviceOf =
+      context.devices === undefined || authorizationIds.length === 0
+        ? new Map<string, string>()
+        : await context.devices.authorizationDevices(tx, authorizationIds);
+    // Each device or IP the batch saw, with the latest time and the programme it was seen in.
+    const devices = new Map<string, { at: number; programId: string }>();
+    for (const reading of readings) {
+      if (reading.kind === 'cardholder') await recordCardholder(tx, reading.fact);
+      if (reading.kind !== 'activity') continue;
+      const deviceKey =
+        reading.activity.kind === 'authorization' ? (deviceOf.get(reading.activity.id) ?? null) : null;
+      await recordActivity(tx, { ...reading.activity, deviceKey });
+      if (deviceKey !== null) {
+        devices.set(deviceKey, {
+          at: Math.max(devices.get(deviceKey)?.at ?? 0, reading.activity.at),
+          programId: reading.activity.programId,
+        });
+      }
+      const { cardholderId, at, programId } = reading.activity;
+      touched.set(cardholderId, { at: Math.max(touched.get(cardholderId)?.at ?? 0, at), programId });
+    }
+    const programmes = new Map<string, ProgrammeView>();
+    for (const [cardholderId, { at, programId }] of [...touched].sort(([a], [b]) => a.localeCompare(b))) {
+      alerts += await evaluateCardholder(tx, context, cardholderId, programId, at, programmes);
+    }
+    alerts += await evaluateDevices(tx, context, devices, programmes);
+  });
+  return { events, alerts };
+}
+
+/** Runs batches until the outbox is read to its end (bounded: at most `batchesMax`). */
+export async function monitorDue(
+  context: MonitorContext,
+  batchesMax = 100,
+): Promise<{ events: number; alerts: number }> {
+  let events = 0;
+  let alerts = 0;
+  for (let batch = 0; batch < batchesMax; batch += 1) {
+    const done = await monitorBatch(context);
+    events += done.events;
+    alerts += done.alerts;
+    if (done.events === 0) break;
+  }
+  return { events, alerts };
+}
