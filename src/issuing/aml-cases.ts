@@ -11,6 +11,7 @@ import {
 } from '../compliance/aml/cases.js';
 import { buildStrPackage, type StrTransaction, type StrTransactionKind } from '../compliance/aml/report.js';
 import type { Transaction } from '../platform/db/database.js';
+import { isCountryCode } from '../platform/countries.js';
 import { invalidRequest } from '../platform/errors.js';
 import { emitEvent } from '../records/outbox.js';
 import { CARDHOLDER_COLUMNS, cardholderFromRowLoaded, type CardholderRow } from './cardholders.js';
@@ -51,8 +52,11 @@ export async function pauseCaseCards(
   const row = await lockOpenCase(tx, caseId, by);
   await lockCardholder(tx, row.cardholder_id);
   const paused = await tx.query<CardRow>(
+    // Every card not closed, paused by the programme too (else it could lift its own pause); one already paused for
+    // compliance (screening) stays with what paused it, and the case's hold keeps it paused (screening-alerts.ts).
     `UPDATE cards SET status = 'paused', status_reason = 'compliance', updated_at = $2
-     WHERE cardholder_id = $1 AND status = 'active' RETURNING ${CARD_COLUMNS}`,
+     WHERE cardholder_id = $1 AND status <> 'closed' AND status_reason IS DISTINCT FROM 'compliance'
+     RETURNING ${CARD_COLUMNS}`,
     [row.cardholder_id, context.clock.now()],
   );
   for (const card of paused.rows) {
@@ -72,13 +76,15 @@ export async function pauseCaseCards(
 }
 
 /**
- * The cards the case paused resume when it is decided a false positive, unless sanctions screening holds the
- * cardholder (its own alert resumes them when cleared).
+ * When a case that paused cards is decided a false positive, the cardholder's cards paused for compliance resume
+ * (those screening paused too: a screening alert cleared meanwhile left them to the case), unless sanctions
+ * screening still holds the cardholder (its own alert resumes them when cleared).
  */
 async function resumeCaseCards(tx: Transaction, context: IssuingContext, row: CaseRow): Promise<void> {
   const resumed = await tx.query<CardRow>(
     `UPDATE cards SET status = 'active', status_reason = NULL, updated_at = $3
-     WHERE id = ANY($1::text[]) AND cardholder_id = $2 AND status = 'paused' AND status_reason = 'compliance'
+     WHERE cardholder_id = $2 AND status = 'paused' AND status_reason = 'compliance'
+       AND cardinality($1::text[]) > 0
        AND NOT EXISTS (SELECT 1 FROM cardholders h WHERE h.id = $2
                        AND h.screening_status IN ('potential_match', 'confirmed_match'))
      RETURNING ${CARD_COLUMNS}`,
@@ -115,6 +121,25 @@ const MONEY_KINDS: readonly StrTransactionKind[] = [
   'force_post',
   'refund',
 ];
+
+/**
+ * Text from the network or the programme made fit for the report: control characters and lone surrogates (which
+ * an API accepted, and XML cannot carry) become spaces, rather than making the case impossible to report.
+ */
+function printable(text: string): string {
+  // Control characters are what is matched here, on purpose.
+  return (
+    // eslint-disable-next-line no-control-regex
+    text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffe\uffff]|\p{Cs}/gu, ' ').trim() || '?'
+  );
+}
+
+const printableOrNull = (text: string | null): string | null => (text === null ? null : printable(text));
+
+/** A country the report's schema knows, or none: an acquirer's `ZZ` is not a reason to refuse a report. */
+function knownCountry(code: string | null): string | null {
+  return code !== null && isCountryCode(code) ? code : null;
+}
 
 /** Builds the case's report package: the subject, their accounts and cards, the alerts and what they listed. */
 async function reportPackage(
@@ -159,8 +184,10 @@ async function reportPackage(
   const activity = await tx.query<CaseActivityRow>(
     `SELECT kind, id, at, amount, currency, card_id, wallet_id, approved, merchant_country, merchant_name,
        merchant_mcc
-     FROM aml_activity WHERE id = ANY($1::text[]) AND kind = ANY($2::text[]) ORDER BY at, id`,
-    [listed, [...MONEY_KINDS]],
+     FROM aml_activity WHERE id = ANY($1::text[]) AND kind = ANY($2::text[]) AND cardholder_id = $3
+     ORDER BY at, id`,
+    // The subject's own: a shared-device alert also lists the other cardholders' activity on the device.
+    [listed, [...MONEY_KINDS], row.cardholder_id],
   );
   const cardIds = new Set(cards.rows.map((card) => card.id));
   const walletIds = new Set(wallets.rows.map((wallet) => wallet.id));
@@ -176,7 +203,11 @@ async function reportPackage(
     merchant:
       item.merchant_name === null && item.merchant_country === null
         ? null
-        : { name: item.merchant_name, country: item.merchant_country, mcc: item.merchant_mcc },
+        : {
+            name: item.merchant_name === null ? null : printable(item.merchant_name),
+            country: knownCountry(item.merchant_country),
+            mcc: item.merchant_mcc,
+          },
   }));
   if (transactions.length === 0) {
     throw invalidRequest(
@@ -197,18 +228,19 @@ async function reportPackage(
     },
     subject: {
       id: holder.id,
-      name: holder.name,
+      name: printable(holder.name),
       dateOfBirth: holder.date_of_birth,
-      nationality: holder.nationality,
+      nationality: knownCountry(holder.nationality),
       address:
         holder.address === null
           ? null
           : {
-              line1: holder.address.line1,
-              line2: holder.address.line2,
-              city: holder.address.city,
-              state: holder.address.state,
-              postalCode: holder.address.postal_code,
+              line1: printable(holder.address.line1),
+              line2: printableOrNull(holder.address.line2),
+              city: printable(holder.address.city),
+              state: printableOrNull(holder.address.state),
+              postalCode: printableOrNull(holder.address.postal_code),
+              // Checked against ISO 3166 when the cardholder was written.
               country: holder.address.country,
             },
       email: holder.email,

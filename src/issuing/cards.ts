@@ -4,7 +4,7 @@ import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import { appendAudit } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
 import { bindToRow, type EncryptedColumn } from '../vault/encrypted-columns.js';
-import { screeningHold, type ScreeningStatus } from './screening-holds.js';
+import { caseHold, screeningHold, type ScreeningStatus } from './screening-holds.js';
 import { expiryFrom, generatePan } from './pan.js';
 import { getProgram, type Actor, type IssuingContext } from './programs.js';
 import { normalizeSpendingControls, type SpendingControls } from './spending-controls.js';
@@ -158,7 +158,9 @@ async function checkOwner(tx: Transaction, programId: string, input: NewCard): P
       'cardholder_id',
     );
   }
-  const hold = screeningHold(holderRow.screening_status, holderRow.mode === 'live', 'Cards are not issued');
+  const hold =
+    screeningHold(holderRow.screening_status, holderRow.mode === 'live', 'Cards are not issued') ??
+    (await caseHold(tx, input.cardholder_id, 'Cards are not issued'));
   if (hold !== undefined) throw hold;
   const wallet = await tx.query<{ cardholder_id: string; currency: string; status: string }>(
     'SELECT cardholder_id, currency, status FROM wallets WHERE id = $1 AND program_id = $2 FOR SHARE',
@@ -343,7 +345,7 @@ export async function updateCard(
     // Nor re-paused with a reason of the programme's, which it could then lift.
     throw invalidRequest(
       'card_compliance_hold',
-      'This card was paused by sanctions screening: it resumes when the screening alert is cleared, or may be closed',
+      'This card was paused for compliance: it resumes when the review is settled, or may be closed',
       'status',
     );
   }

@@ -82,9 +82,9 @@ async function resumeCards(
   const resumed = await tx.query<CardRow>(
     `UPDATE cards SET status = 'active', status_reason = NULL, updated_at = $3
      WHERE id = ANY($1::text[]) AND cardholder_id = $2 AND status = 'paused' AND status_reason = 'compliance'
-       -- Not a card an open AML case paused: that case's decision resumes it.
+       -- Not while an open AML case holds the cardholder's cards: that case's decision resumes them.
        AND NOT EXISTS (SELECT 1 FROM aml_cases c WHERE c.cardholder_id = $2
-                       AND c.status IN ('open', 'escalated') AND cards.id = ANY(c.paused_card_ids))
+                       AND c.status IN ('open', 'escalated') AND cardinality(c.paused_card_ids) > 0)
      RETURNING ${CARD_COLUMNS}`,
     [alert.paused_card_ids, alert.cardholder_id, context.clock.now()],
   );

@@ -1,3 +1,4 @@
+import type { Transaction } from '../platform/db/database.js';
 import { LantauError } from '../platform/errors.js';
 import type { ScreeningStatus } from './cardholder-screening.js';
 
@@ -38,4 +39,30 @@ export function screeningHold(
     );
   }
   return undefined;
+}
+
+/**
+ * An AML case under which an analyst paused the cardholder's cards holds the rest too: no new card, no money in or
+ * out, until the case is decided (compliance/aml/cases.ts). The words do not say why: the programme's support
+ * team reads them, and a cardholder must not be tipped off.
+ */
+export async function caseHold(
+  tx: Transaction,
+  cardholderId: string,
+  refused: string,
+  param = 'cardholder_id',
+): Promise<LantauError | undefined> {
+  const held = await tx.query(
+    `SELECT 1 FROM aml_cases WHERE cardholder_id = $1 AND status IN ('open', 'escalated')
+       AND cardinality(paused_card_ids) > 0`,
+    [cardholderId],
+  );
+  if (held.rows.length === 0) return undefined;
+  return new LantauError(
+    'cardholder_compliance_hold',
+    `${refused}: the cardholder is under compliance review`,
+    {
+      param,
+    },
+  );
 }

@@ -8,7 +8,7 @@ import { emitEvent } from '../records/outbox.js';
 import type { KycStatus } from '../compliance/kyc/status.js';
 import { loadRefusal, loadYearStart } from '../compliance/kyc/tiers.js';
 import { lockCardholderReference } from './cardholders.js';
-import { screeningHold, type ScreeningStatus } from './screening-holds.js';
+import { caseHold, screeningHold, type ScreeningStatus } from './screening-holds.js';
 import { getProgram, programAccountId, type Actor, type IssuingContext } from './programs.js';
 
 /**
@@ -401,6 +401,13 @@ export async function moveMoney(
       'id',
     );
     if (hold !== undefined) throw hold;
+    const held = await caseHold(
+      tx,
+      holder.id,
+      kind === 'load' ? 'The account is not loaded' : 'Nothing is paid out of the account',
+      'id',
+    );
+    if (held !== undefined) throw held;
   }
   if (holder !== undefined && kind === 'load') {
     // The balance a tier caps is the posted one, what the wallet holds: a hold still awaiting its clearing is money

@@ -118,17 +118,19 @@ export async function caseForAlert(
   programId: string,
   cardholderId: string,
 ): Promise<string> {
+  // Locked, and only while still open: a decision committing meanwhile must not take the new alert with it.
   const open = await tx.query<{ id: string }>(
-    `SELECT id FROM aml_cases WHERE cardholder_id = $1 AND status IN ('open', 'escalated')`,
+    `SELECT id FROM aml_cases WHERE cardholder_id = $1 AND status IN ('open', 'escalated') FOR UPDATE`,
     [cardholderId],
   );
   const existing = open.rows[0];
   if (existing !== undefined) {
-    await tx.query('UPDATE aml_cases SET updated_at = $2, version = version + 1 WHERE id = $1', [
-      existing.id,
-      context.clock.now(),
-    ]);
-    return existing.id;
+    const joined = await tx.query<{ id: string }>(
+      `UPDATE aml_cases SET updated_at = $2, version = version + 1
+       WHERE id = $1 AND status IN ('open', 'escalated') RETURNING id`,
+      [existing.id, context.clock.now()],
+    );
+    if (joined.rows[0] !== undefined) return existing.id;
   }
   const now = context.clock.now();
   const created = await tx.query<CaseRow>(
@@ -289,6 +291,29 @@ export async function addNote(
       'content_base64',
     );
   }
+  const created = await insertNote(tx, context, id, note, by);
+  const updated = await touch(tx, context, id);
+  await audit(
+    tx,
+    context,
+    updated,
+    note.kind === 'comment' ? 'aml_case.commented' : 'aml_case.attached',
+    by,
+    {
+      note: created.id,
+      size_bytes: note.content.length,
+    },
+  );
+  return created;
+}
+
+async function insertNote(
+  tx: Transaction,
+  context: RecordsContext & { readonly vault: Keyring },
+  id: string,
+  note: NewNote,
+  by: CaseActor,
+): Promise<CaseNote> {
   const noteId = context.ids(NOTE_PREFIX);
   const sealed: SealedNote =
     note.kind === 'comment'
@@ -310,18 +335,6 @@ export async function addNote(
   );
   const row = inserted.rows[0];
   if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
-  const updated = await touch(tx, context, id);
-  await audit(
-    tx,
-    context,
-    updated,
-    note.kind === 'comment' ? 'aml_case.commented' : 'aml_case.attached',
-    by,
-    {
-      note: noteId,
-      size_bytes: note.content.length,
-    },
-  );
   return noteFromRow(row, sealed);
 }
 
@@ -340,16 +353,23 @@ function noteFromRow(row: NoteRow, sealed: SealedNote): CaseNote {
   };
 }
 
+async function openNote(vault: Keyring, row: NoteRow): Promise<CaseNote> {
+  const plain = await vault.decrypt(row.content_encrypted, noteContentAad(row.id));
+  return noteFromRow(row, JSON.parse(plain.toString('utf8')) as SealedNote);
+}
+
 export async function caseNotes(db: Queryable, vault: Keyring, caseId: string): Promise<CaseNote[]> {
   const found = await db.query<NoteRow>('SELECT * FROM aml_case_notes WHERE case_id = $1 ORDER BY id', [
     caseId,
   ]);
-  return Promise.all(
-    found.rows.map(async (row) => {
-      const plain = await vault.decrypt(row.content_encrypted, noteContentAad(row.id));
-      return noteFromRow(row, JSON.parse(plain.toString('utf8')) as SealedNote);
-    }),
-  );
+  return Promise.all(found.rows.map((row) => openNote(vault, row)));
+}
+
+export async function caseNote(db: Queryable, vault: Keyring, id: string): Promise<CaseNote> {
+  const found = await db.query<NoteRow>('SELECT * FROM aml_case_notes WHERE id = $1', [id]);
+  const row = found.rows[0];
+  if (row === undefined) throw notFound('aml_case_note', id);
+  return openNote(vault, row);
 }
 
 /** Records cards an analyst paused from the case (the pausing itself is issuing's), for the audit and a resume. */
@@ -418,6 +438,14 @@ export async function decideCase(
     throw new Error('a reported decision, and only one, carries its report package');
   }
   const closes = input.decision !== 'escalated';
+  if (!closes) {
+    // An escalation's grounds stay on the case as a note under the analyst's name: the final decision's grounds,
+    // which are the case's, do not overwrite them.
+    await insertNote(tx, context, id, { kind: 'comment', content: Buffer.from(`Escalated: ${grounds}`) }, by);
+    const row = await touch(tx, context, id, `, status = 'escalated'`);
+    await audit(tx, context, row, 'aml_case.escalated', by, { version: input.version });
+    return row;
+  }
   const now = context.clock.now();
   const row = await touch(
     tx,
@@ -427,8 +455,8 @@ export async function decideCase(
     [
       input.decision,
       context.vault.encrypt('pii', Buffer.from(grounds), caseGroundsAad(id)),
-      closes ? now : null,
-      closes ? by.actor.id : null,
+      now,
+      by.actor.id,
       input.report === undefined
         ? null
         : context.vault.encrypt('pii', Buffer.from(JSON.stringify(input.report)), caseReportAad(id)),

@@ -18,6 +18,8 @@ export interface CardholderFact {
 /** An activity as read from its event: before the monitor adds what it counts itself, with the merchant named. */
 export type ReadActivity = Omit<Activity, 'balanceAfter' | 'authorizedAmount'> & {
   readonly authorizationId: string | null;
+  /** What the wallet itself paid or got (a clearing's `wallet_amount`: less than `amount` after a shortfall). */
+  readonly walletAmount: number;
   readonly merchantName: string | null;
   readonly merchantMcc: string | null;
 };
@@ -88,6 +90,7 @@ export function readEvent(event: LantauEvent): EventReading {
     authorizationId: null,
     merchantName: null,
     merchantMcc: null,
+    walletAmount: 0,
   };
   switch (event.type) {
     case 'cardholder.created':
@@ -110,12 +113,16 @@ export function readEvent(event: LantauEvent): EventReading {
           ...base,
           kind: event.type === 'account.loaded' ? 'load' : 'unload',
           amount,
+          walletAmount: amount,
           currency,
           walletId: text(object, 'account_id'),
         },
       };
     }
-    case 'authorization.created': {
+    // An update carries an increment's new approved total (a hotel's stay extended): read again, the larger amount
+    // kept, so money added by increments is not missed.
+    case 'authorization.created':
+    case 'authorization.updated': {
       const amount = whole(object, 'requested_amount');
       const currency = text(object, 'currency');
       const approved = object.approved;
@@ -128,6 +135,7 @@ export function readEvent(event: LantauEvent): EventReading {
           ...base,
           kind: 'authorization',
           amount: approved ? (whole(object, 'approved_amount') ?? amount) : amount,
+          walletAmount: 0,
           currency,
           approved,
           cardId: text(object, 'card_id'),
@@ -152,6 +160,7 @@ export function readEvent(event: LantauEvent): EventReading {
           ...base,
           kind,
           amount,
+          walletAmount: whole(object, 'wallet_amount') ?? amount,
           currency,
           cardId: text(object, 'card_id'),
           walletId: text(object, 'account_id'),

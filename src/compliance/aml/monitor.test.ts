@@ -239,7 +239,9 @@ describe('AML monitoring', () => {
       grounds: 'Needs the MLRO',
       version,
     });
-    expect(escalated.body).toMatchObject({ status: 'escalated', grounds: 'Needs the MLRO' });
+    expect(escalated.body).toMatchObject({ status: 'escalated', grounds: null });
+    const notes = (await call('GET', url, analyst)).body.notes as Json[];
+    expect(notes.map((note) => note.text)).toContain('Escalated: Needs the MLRO');
     const reportBody = {
       decision: 'reported',
       grounds: 'Three loads of HKD 7,700–7,900 within two hours, just under the HKD 8,000 threshold',
@@ -273,8 +275,15 @@ describe('AML monitoring', () => {
       'aml_case.cards_paused',
       'aml_case.escalated',
       'aml_case.reported',
+      'aml_case.report_read',
+      'aml_case.report_read',
     ]);
     for (const row of trail.rows) expect(row).toMatchObject({ actor_type: 'user', actor_id: analystId });
+    const reads = await api.db.query<{ actor_id: string }>(
+      `SELECT actor_id FROM audit_log WHERE action = 'aml_case.report_read' AND target_id = $1`,
+      [caseId],
+    );
+    expect(reads.rows).toEqual([{ actor_id: analystId }, { actor_id: analystId }]);
     expect((await verifyAuditChain(api.db)).ok).toBe(true);
     // Neither the grounds nor the report's particulars are in any table in the clear.
     const stored = await api.db.query<{ row: string }>('SELECT row_to_json(c)::text AS row FROM aml_cases c');
@@ -324,5 +333,44 @@ describe('AML monitoring', () => {
     for (const person of apart) {
       expect((await alertsOf(person.id)).filter((alert) => alert.scenario === 'shared_device')).toEqual([]);
     }
+  });
+
+  it('sees money added by an increment, and a pattern read days later by a monitor catching up', async () => {
+    const mover = await cardholder();
+    const moverCard = await card(mover);
+    const big = await load(mover.account, 60_000_00);
+    const small = await created('POST', '/v1/simulate/authorizations', {
+      card_id: moverCard,
+      amount: 1_00,
+      currency: 'HKD',
+      merchant: SHOP,
+    });
+    const increment = await call(
+      'POST',
+      `/v1/simulate/authorizations/${String(small.id)}/increment`,
+      main.headers,
+      {
+        amount: 58_999_00,
+      },
+    );
+    expect(increment.status, JSON.stringify(increment.body)).toBe(200);
+    expect(increment.body).toMatchObject({ approved_amount: 59_000_00 });
+
+    // Loads structured on one day, then a quiet week with one small load, all read in one go.
+    const structurer = await cardholder();
+    const loads: string[] = [];
+    for (const amount of [7_500_00, 7_700_00, 7_900_00]) {
+      loads.push(await load(structurer.account, amount));
+      api.clock.advance(HOUR_MS);
+    }
+    api.clock.advance(10 * 24 * HOUR_MS);
+    await load(structurer.account, 100_00);
+
+    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    const moved = (await alertsOf(mover.id)).filter((alert) => alert.scenario === 'rapid_movement');
+    expect(moved).toHaveLength(1);
+    expect([...(moved[0]?.activity as string[])].sort()).toEqual([big, String(small.id)].sort());
+    const structured = (await alertsOf(structurer.id)).filter((alert) => alert.scenario === 'structuring');
+    expect(structured.map((alert) => [...(alert.activity as string[])].sort())).toEqual([[...loads].sort()]);
   });
 });

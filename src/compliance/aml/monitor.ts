@@ -102,12 +102,14 @@ async function recordCardholder(tx: Transaction, fact: CardholderFact): Promise<
 function balanceEffect(activity: ReadActivity): number {
   switch (activity.kind) {
     case 'load':
-    case 'refund':
-      return activity.amount;
     case 'unload':
+      return activity.kind === 'load' ? activity.amount : -activity.amount;
+    case 'refund':
+      return activity.walletAmount;
     case 'capture':
     case 'force_post':
-      return -activity.amount;
+      // What the wallet paid: a shortfall beyond it is on the programme's receivable account.
+      return -activity.walletAmount;
     default:
       return 0;
   }
@@ -119,7 +121,17 @@ async function recordActivity(tx: Transaction, activity: ReadActivity): Promise<
     activity.kind,
     activity.id,
   ]);
-  if (exists.rows.length > 0) return;
+  if (exists.rows.length > 0) {
+    // An authorization read again (its update): an increment grows what was approved.
+    if (activity.kind === 'authorization') {
+      await tx.query(`UPDATE aml_activity SET amount = greatest(amount, $3) WHERE kind = $1 AND id = $2`, [
+        activity.kind,
+        activity.id,
+        activity.amount,
+      ]);
+    }
+    return;
+  }
   let balanceAfter: number | null = null;
   const effect = balanceEffect(activity);
   if (activity.walletId !== null && effect !== 0) {
@@ -308,17 +320,27 @@ async function raiseAlert(
 async function evaluateDevices(
   tx: Transaction,
   context: MonitorContext,
-  devices: ReadonlyMap<string, { readonly programId: string; readonly at: number }>,
+  devices: ReadonlyMap<
+    string,
+    { readonly deviceKey: string; readonly programId: string; readonly at: number }
+  >,
   programmes: Map<string, ProgrammeView>,
 ): Promise<number> {
   let raised = 0;
-  for (const [deviceKey, { programId, at }] of [...devices].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const { deviceKey, programId, at } of [...devices.values()].sort((a, b) =>
+    `${a.programId}:${a.deviceKey}`.localeCompare(`${b.programId}:${b.deviceKey}`),
+  )) {
     const programme = await programmeFor(tx, programId, programmes);
-    const windowMs = programme.settings.shared_device.window_hours * 3_600_000;
+    // The lookback the scenarios need (a shorter read would cut a run short and raise it again, moved).
     const rows = await tx.query<ActivityRow>(
       `SELECT ${ACTIVITY_COLUMNS} FROM aml_activity
        WHERE device_key = $1 AND program_id = $2 AND at > $3 AND at <= $4 ORDER BY at, kind, id`,
-      [Buffer.from(deviceKey, 'hex'), programId, new Date(at - 2 * windowMs), new Date(at)],
+      [
+        Buffer.from(deviceKey, 'hex'),
+        programId,
+        new Date(at - activityLookbackMs(programme.settings)),
+        new Date(at),
+      ],
     );
     for (const hit of evaluateSharedDevice(rows.rows.map(activityFromRow), programme.settings, at)) {
       if (await raiseAlert(tx, context, hit, programme.settingsVersion)) raised += 1;
@@ -382,6 +404,25 @@ async function evaluateCardholder(
   return raised;
 }
 
+const DAY_MS = 86_400_000;
+/** Evaluations per cardholder per batch at most: a monitor far behind judges the latest days in full. */
+const EVALUATIONS_PER_BATCH_MAX = 31;
+
+/**
+ * When to judge a cardholder whose activity this batch read: the scenarios keep the latest run of a pattern as of
+ * the time they are asked, so a monitor that read days of activity at once (catching up after a pause, or at first
+ * start over the whole outbox) asks as of each day's last activity, not only the latest, or a pattern followed by
+ * quieter days would go unseen. Usually one time: a batch spans seconds.
+ */
+function evaluationTimes(times: ReadonlySet<number>): number[] {
+  const lastOfDay = new Map<number, number>();
+  for (const at of times) {
+    const day = Math.floor(at / DAY_MS);
+    lastOfDay.set(day, Math.max(lastOfDay.get(day) ?? 0, at));
+  }
+  return [...lastOfDay.values()].sort((a, b) => a - b).slice(-EVALUATIONS_PER_BATCH_MAX);
+}
+
 /**
  * One batch of the outbox through monitoring: the events read, their activity stored, the cardholders touched
  * evaluated. Returns how many events were read (0: nothing new) and alerts raised.
@@ -393,7 +434,7 @@ export async function monitorBatch(
   let alerts = 0;
   const events = await consumeEvents(context.db, context, AML_CONSUMER, batchSize, async (batch, tx) => {
     // Each cardholder the batch touched, with the time of their latest activity in it.
-    const touched = new Map<string, { at: number; programId: string }>();
+    const touched = new Map<string, { times: Set<number>; programId: string }>();
     const readings = batch.map(readEvent);
     const authorizationIds = readings.flatMap((reading) =>
       reading.kind === 'activity' && reading.activity.kind === 'authorization' ? [reading.activity.id] : [],
@@ -403,7 +444,7 @@ export async function monitorBatch(
         ? new Map<string, string>()
         : await context.devices.authorizationDevices(tx, authorizationIds);
     // Each device or IP the batch saw, with the latest time and the programme it was seen in.
-    const devices = new Map<string, { at: number; programId: string }>();
+    const devices = new Map<string, { deviceKey: string; at: number; programId: string }>();
     for (const reading of readings) {
       if (reading.kind === 'cardholder') await recordCardholder(tx, reading.fact);
       if (reading.kind !== 'activity') continue;
@@ -411,17 +452,24 @@ export async function monitorBatch(
         reading.activity.kind === 'authorization' ? (deviceOf.get(reading.activity.id) ?? null) : null;
       await recordActivity(tx, { ...reading.activity, deviceKey });
       if (deviceKey !== null) {
-        devices.set(deviceKey, {
-          at: Math.max(devices.get(deviceKey)?.at ?? 0, reading.activity.at),
+        // Per programme: one key seen in two programmes is judged in each (programmes are counted apart).
+        const key = `${reading.activity.programId}:${deviceKey}`;
+        devices.set(key, {
+          deviceKey,
+          at: Math.max(devices.get(key)?.at ?? 0, reading.activity.at),
           programId: reading.activity.programId,
         });
       }
       const { cardholderId, at, programId } = reading.activity;
-      touched.set(cardholderId, { at: Math.max(touched.get(cardholderId)?.at ?? 0, at), programId });
+      const seen = touched.get(cardholderId) ?? { times: new Set<number>(), programId };
+      seen.times.add(at);
+      touched.set(cardholderId, seen);
     }
     const programmes = new Map<string, ProgrammeView>();
-    for (const [cardholderId, { at, programId }] of [...touched].sort(([a], [b]) => a.localeCompare(b))) {
-      alerts += await evaluateCardholder(tx, context, cardholderId, programId, at, programmes);
+    for (const [cardholderId, { times, programId }] of [...touched].sort(([a], [b]) => a.localeCompare(b))) {
+      for (const at of evaluationTimes(times)) {
+        alerts += await evaluateCardholder(tx, context, cardholderId, programId, at, programmes);
+      }
     }
     alerts += await evaluateDevices(tx, context, devices, programmes);
   });

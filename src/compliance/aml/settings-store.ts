@@ -79,7 +79,8 @@ export async function updateScenarioSettings(
     [programId, current.version + 1, json(merged), context.clock.now(), `${by.actor.type}:${by.actor.id}`],
   );
   const settings = present(programId, inserted.rows[0]);
-  await emitEvent(tx, context, { type: 'aml_scenario_settings.updated', programId, object: settings });
+  // Platform-wide: a programme's webhooks must not carry the thresholds a structurer would need.
+  await emitEvent(tx, context, { type: 'aml_scenario_settings.updated', programId: null, object: settings });
   await appendAudit(tx, context, {
     ...by,
     action: 'aml_scenario_settings.updated',

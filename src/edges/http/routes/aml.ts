@@ -14,6 +14,7 @@ import {
   CASE_STATUSES,
   COMMENT_LENGTH_MAX,
   GROUNDS_LENGTH_MAX,
+  caseNote,
   caseNotes,
   caseReport,
   findCase,
@@ -25,6 +26,7 @@ import { decideAmlCase, pauseCaseCards } from '../../../issuing/aml-cases.js';
 import { getOperatorUser } from '../../../issuing/operator-users.js';
 import type { IssuingContext } from '../../../issuing/programs.js';
 import { LantauError, notFound } from '../../../platform/errors.js';
+import { appendAudit } from '../../../records/audit.js';
 import { ListFilters, listPage } from '../../../platform/http/pagination.js';
 import {
   IdString,
@@ -34,6 +36,12 @@ import {
   errorResponses,
 } from '../../../platform/http/schemas.js';
 import type { LantauApp } from '../../../platform/http/server.js';
+
+/**
+ * Reading the issuer's AML work (alerts, cases, what analysts wrote, report packages) takes `cases:write`, which
+ * analysts and admins hold: `*:read`, which support staff and read-only keys hold, does not reach it.
+ */
+const CASE_READ_SCOPE = 'cases:write';
 
 const AmlAlertSchema = Type.Object(
   {
@@ -164,7 +172,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
   app.get(
     '/v1/aml/cases',
     {
-      config: { auth: 'operator', scope: 'cases:read' },
+      config: { auth: 'operator', scope: CASE_READ_SCOPE },
       schema: {
         summary: 'List AML cases, newest first',
         tags: ['aml'],
@@ -193,7 +201,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
   app.get(
     '/v1/aml/cases/:id',
     {
-      config: { auth: 'operator', scope: 'cases:read' },
+      config: { auth: 'operator', scope: CASE_READ_SCOPE },
       schema: {
         summary: 'A case with its alerts and its comments and attachments',
         tags: ['aml'],
@@ -233,12 +241,11 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
     async (request, reply) => {
       const { assignee } = request.body;
       if (assignee !== null) await getOperatorUser(context.db, assignee);
-      return reply.mutate(200, async (tx) =>
-        presentCase(
-          context.vault,
-          await assignCase(tx, context, request.params.id, assignee, actorOf(request)),
-        ),
-      );
+      // The idempotency store keeps ids only (what analysts write is personal data): the answer is read back.
+      const answer = await reply.mutate(200, async (tx) => ({
+        id: (await assignCase(tx, context, request.params.id, assignee, actorOf(request))).id,
+      }));
+      return 'error' in answer ? answer : readCase(answer.id);
     },
   );
 
@@ -257,16 +264,20 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
         response: { 201: NoteSchema, ...errorResponses },
       },
     },
-    async (request, reply) =>
-      reply.mutate(201, (tx) =>
-        addNote(
-          tx,
-          context,
-          request.params.id,
-          { kind: 'comment', content: Buffer.from(request.body.body, 'utf8') },
-          actorOf(request),
-        ),
-      ),
+    async (request, reply) => {
+      const answer = await reply.mutate(201, async (tx) => ({
+        id: (
+          await addNote(
+            tx,
+            context,
+            request.params.id,
+            { kind: 'comment', content: Buffer.from(request.body.body, 'utf8') },
+            actorOf(request),
+          )
+        ).id,
+      }));
+      return 'error' in answer ? answer : caseNote(context.db, context.vault, answer.id);
+    },
   );
 
   app.post(
@@ -293,21 +304,25 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
         response: { 201: NoteSchema, ...errorResponses },
       },
     },
-    async (request, reply) =>
-      reply.mutate(201, (tx) =>
-        addNote(
-          tx,
-          context,
-          request.params.id,
-          {
-            kind: 'attachment',
-            content: Buffer.from(request.body.content_base64, 'base64'),
-            filename: request.body.filename,
-            contentType: request.body.content_type,
-          },
-          actorOf(request),
-        ),
-      ),
+    async (request, reply) => {
+      const answer = await reply.mutate(201, async (tx) => ({
+        id: (
+          await addNote(
+            tx,
+            context,
+            request.params.id,
+            {
+              kind: 'attachment',
+              content: Buffer.from(request.body.content_base64, 'base64'),
+              filename: request.body.filename,
+              contentType: request.body.content_type,
+            },
+            actorOf(request),
+          )
+        ).id,
+      }));
+      return 'error' in answer ? answer : caseNote(context.db, context.vault, answer.id);
+    },
   );
 
   app.post(
@@ -321,10 +336,12 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
         response: { 200: Type.Ref('AmlCase'), ...errorResponses },
       },
     },
-    async (request, reply) =>
-      reply.mutate(200, async (tx) =>
-        presentCase(context.vault, await pauseCaseCards(tx, context, request.params.id, actorOf(request))),
-      ),
+    async (request, reply) => {
+      const answer = await reply.mutate(200, async (tx) => ({
+        id: (await pauseCaseCards(tx, context, request.params.id, actorOf(request))).id,
+      }));
+      return 'error' in answer ? answer : readCase(answer.id);
+    },
   );
 
   app.post(
@@ -360,7 +377,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
   app.get(
     '/v1/aml/cases/:id/report',
     {
-      config: { auth: 'operator', scope: 'cases:read' },
+      config: { auth: 'operator', scope: CASE_READ_SCOPE },
       schema: {
         summary: 'A reported case’s suspicious-transaction report package: JSON, or XML with ?format=xml',
         tags: ['aml'],
@@ -386,6 +403,17 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
               param: 'id',
             });
       }
+      // Reading a filed report (the subject's particulars) is itself on the record, as revealing a card is.
+      const by = actorOf(request);
+      await context.db.transaction((tx) =>
+        appendAudit(tx, context, {
+          ...by,
+          action: 'aml_case.report_read',
+          programId: row.program_id,
+          target: { type: 'aml_case', id: row.id },
+          details: { format: request.query.format ?? 'json' },
+        }),
+      );
       void reply.header('cache-control', 'no-store');
       if (request.query.format === 'xml') {
         return reply.type('application/xml; charset=utf-8').send(report.xml);
@@ -397,7 +425,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
   app.get(
     '/v1/programs/:id/aml_scenarios',
     {
-      config: { auth: 'operator', scope: 'cases:read' },
+      config: { auth: 'operator', scope: CASE_READ_SCOPE },
       schema: {
         summary: 'A programme’s AML monitoring scenarios and their thresholds, at the current version',
         tags: ['aml'],
@@ -432,7 +460,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
   app.get(
     '/v1/aml/alerts',
     {
-      config: { auth: 'operator', scope: 'cases:read' },
+      config: { auth: 'operator', scope: CASE_READ_SCOPE },
       schema: {
         summary: 'List AML monitoring alerts, newest first',
         tags: ['aml'],
@@ -459,7 +487,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
   app.get(
     '/v1/aml/alerts/:id',
     {
-      config: { auth: 'operator', scope: 'cases:read' },
+      config: { auth: 'operator', scope: CASE_READ_SCOPE },
       schema: {
         summary: 'Retrieve an AML monitoring alert',
         tags: ['aml'],
