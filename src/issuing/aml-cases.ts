@@ -13,9 +13,8 @@ import { buildStrPackage, type StrTransaction, type StrTransactionKind } from '.
 import type { Transaction } from '../platform/db/database.js';
 import { isCountryCode } from '../platform/countries.js';
 import { invalidRequest } from '../platform/errors.js';
-import { emitEvent } from '../records/outbox.js';
 import { CARDHOLDER_COLUMNS, cardholderFromRowLoaded, type CardholderRow } from './cardholders.js';
-import { CARD_COLUMNS, cardFromRow, type CardRow } from './cards.js';
+import { CARD_COLUMNS, moveCardsForCompliance, type CardRow } from './cards.js';
 import { getOperatorUser } from './operator-users.js';
 import { getProgram, type Actor, type IssuingContext } from './programs.js';
 import { WALLET_SELECT, walletFromRow, type WalletRow } from './wallets.js';
@@ -51,26 +50,21 @@ export async function pauseCaseCards(
 ): Promise<CaseRow> {
   const row = await lockOpenCase(tx, caseId, by);
   await lockCardholder(tx, row.cardholder_id);
-  const paused = await tx.query<CardRow>(
-    // Every card not closed, paused by the programme too (else it could lift its own pause); one already paused for
-    // compliance (screening) stays with what paused it, and the case's hold keeps it paused (screening-alerts.ts).
-    `UPDATE cards SET status = 'paused', status_reason = 'compliance', updated_at = $2
-     WHERE cardholder_id = $1 AND status <> 'closed' AND status_reason IS DISTINCT FROM 'compliance'
-     RETURNING ${CARD_COLUMNS}`,
-    [row.cardholder_id, context.clock.now()],
+  // Every card not closed, paused by the programme too (else it could lift its own pause); one already paused for
+  // compliance (screening) stays with what paused it, and the case's hold keeps it paused (screening-alerts.ts).
+  const paused = await moveCardsForCompliance(
+    tx,
+    context,
+    row.program_id,
+    'paused',
+    `cardholder_id = $3 AND status <> 'closed' AND status_reason IS DISTINCT FROM 'compliance'`,
+    [row.cardholder_id],
   );
-  for (const card of paused.rows) {
-    await emitEvent(tx, context, {
-      type: 'card.updated',
-      programId: row.program_id,
-      object: cardFromRow(card),
-    });
-  }
   return recordPausedCards(
     tx,
     context,
     caseId,
-    paused.rows.map((card) => card.id),
+    paused.map((card) => card.id),
     by,
   );
 }
@@ -81,22 +75,17 @@ export async function pauseCaseCards(
  * screening still holds the cardholder (its own alert resumes them when cleared).
  */
 async function resumeCaseCards(tx: Transaction, context: IssuingContext, row: CaseRow): Promise<void> {
-  const resumed = await tx.query<CardRow>(
-    `UPDATE cards SET status = 'active', status_reason = NULL, updated_at = $3
-     WHERE cardholder_id = $2 AND status = 'paused' AND status_reason = 'compliance'
-       AND cardinality($1::text[]) > 0
-       AND NOT EXISTS (SELECT 1 FROM cardholders h WHERE h.id = $2
-                       AND h.screening_status IN ('potential_match', 'confirmed_match'))
-     RETURNING ${CARD_COLUMNS}`,
-    [row.paused_card_ids, row.cardholder_id, context.clock.now()],
+  await moveCardsForCompliance(
+    tx,
+    context,
+    row.program_id,
+    'active',
+    `cardholder_id = $4 AND status = 'paused' AND status_reason = 'compliance'
+       AND cardinality($3::text[]) > 0
+       AND NOT EXISTS (SELECT 1 FROM cardholders h WHERE h.id = $4
+                       AND h.screening_status IN ('potential_match', 'confirmed_match'))`,
+    [row.paused_card_ids, row.cardholder_id],
   );
-  for (const card of resumed.rows) {
-    await emitEvent(tx, context, {
-      type: 'card.updated',
-      programId: row.program_id,
-      object: cardFromRow(card),
-    });
-  }
 }
 
 interface CaseActivityRow {

@@ -4,7 +4,7 @@ import type { ScreeningCandidate } from '../compliance/sanctions/matching.js';
 import { screenerFor, type ListUsed, type TransactionScreener } from '../compliance/sanctions/screening.js';
 import { appendAudit, type AuditInput } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
-import { CARD_COLUMNS, cardFromRow, type Card, type CardRow } from './cards.js';
+import { moveCardsForCompliance, type Card } from './cards.js';
 import type { KycStatus } from '../compliance/kyc/status.js';
 import { bindToRow, type EncryptedColumn } from '../vault/encrypted-columns.js';
 import type { Keyring } from '../vault/keyring.js';
@@ -216,23 +216,15 @@ async function uncleared(
 }
 
 /** Pauses the cardholder's active cards for compliance, with an event for each. */
-async function pauseCards(
-  tx: Transaction,
-  context: IssuingContext,
-  subject: ScreeningSubject,
-  now: Date,
-): Promise<Card[]> {
-  const paused = await tx.query<CardRow>(
-    `UPDATE cards SET status = 'paused', status_reason = 'compliance', updated_at = $2
-     WHERE cardholder_id = $1 AND status = 'active'
-     RETURNING ${CARD_COLUMNS}`,
-    [subject.id, now],
+function pauseCards(tx: Transaction, context: IssuingContext, subject: ScreeningSubject): Promise<Card[]> {
+  return moveCardsForCompliance(
+    tx,
+    context,
+    subject.program_id,
+    'paused',
+    `cardholder_id = $3 AND status = 'active'`,
+    [subject.id],
   );
-  const cards = paused.rows.map(cardFromRow).sort((a, b) => a.id.localeCompare(b.id));
-  for (const card of cards) {
-    await emitEvent(tx, context, { type: 'card.updated', programId: subject.program_id, object: card });
-  }
-  return cards;
 }
 
 export interface ScreeningOptions {
@@ -280,9 +272,7 @@ export async function screenCardholder(
       (openRow.subject_index === null || !Buffer.from(openRow.subject_index).equals(index));
     if (found.length > 0 || subjectMoved) {
       pausedCards =
-        trigger === 'cardholder_created' || found.length === 0
-          ? []
-          : await pauseCards(tx, context, subject, now);
+        trigger === 'cardholder_created' || found.length === 0 ? [] : await pauseCards(tx, context, subject);
       const pausedIds = pausedCards.map((card) => card.id);
       const candidates = mergeCandidates(openRow?.candidates ?? [], found);
       const saved =

@@ -1,4 +1,4 @@
-import type { Queryable, Transaction } from '../platform/db/database.js';
+import type { Queryable, SqlParam, Transaction } from '../platform/db/database.js';
 import { UNIQUE_VIOLATION, json, sqlState } from '../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import { appendAudit } from '../records/audit.js';
@@ -300,6 +300,31 @@ async function lockCard(tx: Transaction, programId: string, id: string): Promise
   const row = found.rows[0];
   if (row === undefined) throw notFound('card', id);
   return row;
+}
+
+/**
+ * Moves the cards `where` selects (a condition on `cards`, its parameters from $3) for compliance: paused or closed
+ * with `status_reason: compliance`, or active again. Sanctions screening and AML cases both pause, resume and
+ * close a cardholder's cards this way. Each card changed gets its `card.updated`, in id order.
+ */
+export async function moveCardsForCompliance(
+  tx: Transaction,
+  context: IssuingContext,
+  programId: string,
+  to: 'paused' | 'active' | 'closed',
+  where: string,
+  params: readonly SqlParam[],
+): Promise<Card[]> {
+  const moved = await tx.query<CardRow>(
+    `UPDATE cards SET status = $1, status_reason = CASE WHEN $1 = 'active' THEN NULL ELSE 'compliance' END,
+       closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END, updated_at = $2
+     WHERE ${where}
+     RETURNING ${CARD_COLUMNS}`,
+    [to, context.clock.now(), ...params],
+  );
+  const cards = moved.rows.map(cardFromRow).sort((a, b) => a.id.localeCompare(b.id));
+  for (const card of cards) await emitEvent(tx, context, { type: 'card.updated', programId, object: card });
+  return cards;
 }
 
 export async function getCard(db: Queryable, programId: string | undefined, id: string): Promise<Card> {

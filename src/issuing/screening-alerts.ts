@@ -1,6 +1,6 @@
 import type { Queryable, Transaction } from '../platform/db/database.js';
 import { LantauError, notFound } from '../platform/errors.js';
-import { appendAudit } from '../records/audit.js';
+import { appendAudit, requirePerson } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
 import {
   ALERT_COLUMNS,
@@ -12,7 +12,7 @@ import {
   type ScreeningStatus,
 } from './cardholder-screening.js';
 import { CARDHOLDER_SUMMARY_COLUMNS, cardholderSummaryFromRow, type CardholderRow } from './cardholders.js';
-import { CARD_COLUMNS, cardFromRow, type CardRow } from './cards.js';
+import { moveCardsForCompliance } from './cards.js';
 import type { Actor, IssuingContext } from './programs.js';
 import { getWallet } from './wallets.js';
 import type { Keyring } from '../vault/keyring.js';
@@ -79,23 +79,18 @@ async function resumeCards(
   context: IssuingContext,
   alert: ScreeningAlertRow,
 ): Promise<number> {
-  const resumed = await tx.query<CardRow>(
-    `UPDATE cards SET status = 'active', status_reason = NULL, updated_at = $3
-     WHERE id = ANY($1::text[]) AND cardholder_id = $2 AND status = 'paused' AND status_reason = 'compliance'
+  const resumed = await moveCardsForCompliance(
+    tx,
+    context,
+    alert.program_id,
+    'active',
+    `id = ANY($3::text[]) AND cardholder_id = $4 AND status = 'paused' AND status_reason = 'compliance'
        -- Not while an open AML case holds the cardholder's cards: that case's decision resumes them.
-       AND NOT EXISTS (SELECT 1 FROM aml_cases c WHERE c.cardholder_id = $2
-                       AND c.status IN ('open', 'escalated') AND cardinality(c.paused_card_ids) > 0)
-     RETURNING ${CARD_COLUMNS}`,
-    [alert.paused_card_ids, alert.cardholder_id, context.clock.now()],
+       AND NOT EXISTS (SELECT 1 FROM aml_cases c WHERE c.cardholder_id = $4
+                       AND c.status IN ('open', 'escalated') AND cardinality(c.paused_card_ids) > 0)`,
+    [alert.paused_card_ids, alert.cardholder_id],
   );
-  for (const row of resumed.rows) {
-    await emitEvent(tx, context, {
-      type: 'card.updated',
-      programId: alert.program_id,
-      object: cardFromRow(row),
-    });
-  }
-  return resumed.rows.length;
+  return resumed.length;
 }
 
 async function closeCardsAndFreeze(
@@ -104,19 +99,14 @@ async function closeCardsAndFreeze(
   alert: ScreeningAlertRow,
 ): Promise<{ cards: number; wallets: number }> {
   const now = context.clock.now();
-  const closed = await tx.query<CardRow>(
-    `UPDATE cards SET status = 'closed', status_reason = 'compliance', closed_at = $2, updated_at = $2
-     WHERE cardholder_id = $1 AND status <> 'closed'
-     RETURNING ${CARD_COLUMNS}`,
-    [alert.cardholder_id, now],
+  const closed = await moveCardsForCompliance(
+    tx,
+    context,
+    alert.program_id,
+    'closed',
+    `cardholder_id = $3 AND status <> 'closed'`,
+    [alert.cardholder_id],
   );
-  for (const row of closed.rows) {
-    await emitEvent(tx, context, {
-      type: 'card.updated',
-      programId: alert.program_id,
-      object: cardFromRow(row),
-    });
-  }
   const frozen = await tx.query<{ id: string }>(
     `UPDATE wallets SET status = 'frozen', updated_at = $2 WHERE cardholder_id = $1 AND status <> 'frozen'
      RETURNING id`,
@@ -126,7 +116,7 @@ async function closeCardsAndFreeze(
     const wallet = await getWallet(tx, id, alert.program_id);
     await emitEvent(tx, context, { type: 'account.updated', programId: alert.program_id, object: wallet });
   }
-  return { cards: closed.rows.length, wallets: frozen.rows.length };
+  return { cards: closed.length, wallets: frozen.rows.length };
 }
 
 export async function decideScreeningAlert(
@@ -136,13 +126,7 @@ export async function decideScreeningAlert(
   { decision, grounds, version }: AlertDecisionInput,
   by: Actor,
 ): Promise<ScreeningAlert> {
-  if (by.actor.type !== 'user') {
-    throw new LantauError(
-      'operator_user_required',
-      'A person decides a screening alert: use an operator user’s key, so the decision carries their name',
-      { type: 'permission_error', status: 403 },
-    );
-  }
+  requirePerson(by.actor, 'decides a screening alert');
   const written = grounds.trim();
   if (written.length === 0 || written.length > GROUNDS_LENGTH_MAX) {
     throw new LantauError(

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../platform/canonical-json.js';
 import type { Queryable, Transaction } from '../platform/db/database.js';
+import { LantauError } from '../platform/errors.js';
 import type { RecordsContext } from './outbox.js';
 
 /**
@@ -13,6 +14,20 @@ export type AuditDetailValue = string | number | boolean | null;
 export interface AuditActor {
   readonly type: 'operator' | 'api_key' | 'user' | 'system' | 'cli';
   readonly id: string;
+}
+
+/**
+ * Refuses an action that must be a person's (deciding a screening alert, working an AML case) when the actor is a
+ * key rather than an operator user: the audit entry must carry a name. `doing` ends "A person …".
+ */
+export function requirePerson(actor: AuditActor, doing: string): void {
+  if (actor.type !== 'user') {
+    throw new LantauError(
+      'operator_user_required',
+      `A person ${doing}: use an operator user’s key, so the audit log carries their name`,
+      { type: 'permission_error', status: 403 },
+    );
+  }
 }
 
 export interface AuditInput {

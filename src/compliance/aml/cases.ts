@@ -1,6 +1,6 @@
 import type { Queryable, SqlParam, Transaction } from '../../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../../platform/errors.js';
-import { appendAudit, type AuditActor } from '../../records/audit.js';
+import { appendAudit, requirePerson, type AuditActor } from '../../records/audit.js';
 import { emitEvent, type RecordsContext } from '../../records/outbox.js';
 import { bindToRow, type EncryptedColumn } from '../../vault/encrypted-columns.js';
 import type { Keyring } from '../../vault/keyring.js';
@@ -153,13 +153,7 @@ export async function findCase(db: Queryable, id: string, lock = ''): Promise<Ca
 
 /** A case action is a person's: an operator user, whose name the audit entry carries. */
 export function assertPerson(by: CaseActor): void {
-  if (by.actor.type !== 'user') {
-    throw new LantauError(
-      'operator_user_required',
-      'A person works a case: use an operator user’s key, so the audit log carries their name',
-      { type: 'permission_error', status: 403 },
-    );
-  }
+  requirePerson(by.actor, 'works a case');
 }
 
 function assertOpen(row: CaseRow): void {
