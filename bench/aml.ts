@@ -16,7 +16,7 @@
  *  - each approved authorization captured 2 to 72 hours later, restaurants (5812) often with a tip of up to 20%.
  *
  * Evaluation runs as the consumer would at a modest cadence: once per day per cardholder with activity that day,
- * `now` at that day's last activity, over the activity read back `activityLookbackMs` (all that was simulated).
+ * `now` at that day's last activity, over the activity read back `activityLookback` (all that was simulated).
  * Shared devices are evaluated per device key the same way.
  *
  * Per scenario it prints: cardholders evaluated; activities, those of the kinds the scenario reads; hits, as returned
@@ -26,14 +26,15 @@
  * µs, each reading the activity afresh; for shared_device, of one device key), the activity already in memory: the
  * database's reads are not in it. Alerts by reason follow. Then the totals, and the time of `evaluateScenarios`
  * (every scenario but shared devices, the activity read once: what the consumer calls per cardholder). A last line
- * evaluates shared devices keyed by the generator's own online addresses instead, which include mobile carriers'
- * shared addresses: what the scenario would make of an IP address key behind carrier NAT.
+ * evaluates shared devices keyed by the generator's own online addresses instead: the cardholder's devices, one-off
+ * IP addresses and mobile carriers' shared addresses (NAT), the last two as IP addresses: what the scenario makes of
+ * payments that came with only an IP address.
  */
 import { createHash } from 'node:crypto';
 import type { Activity, CardholderActivity, TierCaps } from '../src/compliance/aml/activity.js';
 import { DEFAULT_SCENARIO_SETTINGS, SCENARIOS, type ScenarioName } from '../src/compliance/aml/parameters.js';
 import {
-  activityLookbackMs,
+  activityLookback,
   evaluateScenario,
   evaluateScenarios,
   evaluateSharedDevice,
@@ -68,7 +69,7 @@ function missing(tier: string): never {
 /** What a scenario reads, for the activity column. */
 const KINDS_READ: Readonly<Record<ScenarioName, readonly Activity['kind'][]>> = {
   structuring: ['load', 'authorization'],
-  tier_limit_probing: ['load'],
+  tier_limit_probing: ['load', 'load_declined'],
   rapid_movement: ['load', 'authorization', 'force_post', 'unload'],
   card_rotation: ['card_created', 'card_closed', 'authorization', 'capture', 'force_post'],
   shared_device: [],
@@ -104,7 +105,14 @@ const inReadOrder = (a: Activity, b: Activity): number =>
 type Details = Partial<
   Pick<
     Activity,
-    'cardId' | 'walletId' | 'approved' | 'merchantCountry' | 'authorizedAmount' | 'balanceAfter' | 'deviceKey'
+    | 'cardId'
+    | 'walletId'
+    | 'approved'
+    | 'merchantCountry'
+    | 'authorizedAmount'
+    | 'balanceAfter'
+    | 'deviceKey'
+    | 'deviceKind'
   >
 >;
 
@@ -133,6 +141,8 @@ function activityOf(
     flags: NO_FLAGS,
     balanceAfter: details.balanceAfter ?? null,
     deviceKey: details.deviceKey ?? null,
+    deviceKind: details.deviceKey === undefined ? null : (details.deviceKind ?? 'device'),
+    converted: null,
   };
 }
 
@@ -317,7 +327,10 @@ export function benchAml(): void {
   const { holders } = population();
   const buildMs = performance.now() - built;
   const settings = DEFAULT_SCENARIO_SETTINGS;
-  const lookbackMs = activityLookbackMs(settings);
+  const lookback = activityLookback(settings);
+  // The cardholder's activity as the consumer reads it: loads a year back, everything else less (all that was
+  // simulated, either way).
+  const lookbackMs = lookback.loads;
   const tallies = new Map(SCENARIOS.map((scenario) => [scenario, new Tally()]));
   const kinds = new Map<string, number>();
   const byDevice = new Map<string, Activity[]>();
@@ -353,7 +366,7 @@ export function benchAml(): void {
     }
   }
   const deviceTally = tallies.get('shared_device') ?? new Tally();
-  evaluateDevices(byDevice, lookbackMs, deviceTally);
+  evaluateDevices(byDevice, lookback.devices, deviceTally);
 
   const verified = holders.filter((holder) => holder.verified).length;
   const cardholders = holders.length;
@@ -429,6 +442,8 @@ export function benchAml(): void {
         approved: true,
         merchantCountry: auth.merchantCountry,
         deviceKey: deviceKeyOf(auth.deviceId),
+        // The generator's addresses: a carrier's NAT or a one-off address, else one of the cardholder's devices.
+        deviceKind: auth.deviceId.startsWith('ip_') ? 'ip' : 'device',
       },
     );
     const list = byAddress.get(activity.deviceKey ?? '');
@@ -436,11 +451,11 @@ export function benchAml(): void {
     else list.push(activity);
   });
   const addressTally = new Tally();
-  evaluateDevices(byAddress, lookbackMs, addressTally);
+  evaluateDevices(byAddress, lookback.devices, addressTally);
   const sorted = Float64Array.from(addressTally.timings).sort();
   console.log(
     `         shared_device keyed by the generator's online addresses instead (${count(byAddress.size)} keys, mobile ` +
-      `carriers' shared addresses among them): ${count(addressTally.alerts.size)} alerts, ` +
+      `carriers' shared addresses among them, as IP addresses): ${count(addressTally.alerts.size)} alerts, ` +
       `${((addressTally.alerted.size / cardholders) * 100).toFixed(2)}% of cardholders alerted; ` +
       `p99 ${(percentile(sorted, 0.99) * 1000).toFixed(1)} µs, max ${((sorted[sorted.length - 1] ?? NaN) * 1000).toFixed(0)} µs per evaluation`,
   );

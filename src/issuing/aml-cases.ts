@@ -1,23 +1,36 @@
 import {
-  addNote,
+  CASE_SEALED_COLUMNS,
   assertPerson,
   checkDecision,
   decideCase,
   findCase,
   lockOpenCase,
   recordPausedCards,
+  type CaseContext,
   type CaseDecisionInput,
   type CaseRow,
+  type CaseSealer,
+  type SealedColumn,
 } from '../compliance/aml/cases.js';
-import { buildStrPackage, type StrTransaction, type StrTransactionKind } from '../compliance/aml/report.js';
+import {
+  buildStrPackage,
+  type StrInput,
+  type StrInstitution,
+  type StrPackage,
+  type StrTransaction,
+  type StrTransactionKind,
+} from '../compliance/aml/report.js';
+import { VERIFICATION_COLUMNS, type VerificationRow } from '../compliance/kyc/verifications.js';
 import type { Transaction } from '../platform/db/database.js';
 import { isCountryCode } from '../platform/countries.js';
-import { invalidRequest } from '../platform/errors.js';
+import { LantauError, invalidRequest } from '../platform/errors.js';
 import { CARDHOLDER_COLUMNS, cardholderFromRowLoaded, type CardholderRow } from './cardholders.js';
 import { CARD_COLUMNS, moveCardsForCompliance, type CardRow } from './cards.js';
 import { getOperatorUser } from './operator-users.js';
 import { getProgram, type Actor, type IssuingContext } from './programs.js';
 import { WALLET_SELECT, walletFromRow, type WalletRow } from './wallets.js';
+import { bindToRow, type EncryptedColumn } from '../vault/encrypted-columns.js';
+import type { Keyring } from '../vault/keyring.js';
 
 /**
  * Case actions that reach beyond compliance's own tables: pausing the cardholder's cards from a case, resuming
@@ -25,10 +38,52 @@ import { WALLET_SELECT, walletFromRow, type WalletRow } from './wallets.js';
  * accounts and cards. Compliance keeps the case; issuing supplies the cardholder.
  */
 
-export { addNote };
+/** A case's sealed text is bound to its table, column and row, as every ciphertext the vault writes for a row. */
+const aadOf = (where: SealedColumn): ((id: string) => string) => bindToRow(where.table, where.column);
+
+/**
+ * What analysts write speaks of a cardholder, so it is sealed under the key of cardholders' personal data, `pii`.
+ * The bytes (plaintext, key, associated data) are those compliance wrote when it called the vault itself, so cases
+ * sealed before still open and rotation finds them in the same columns.
+ */
+export function caseSealer(vault: Keyring): CaseSealer {
+  return {
+    seal: (where, rowId, plaintext) =>
+      vault.encrypt('pii', Buffer.from(plaintext, 'utf8'), aadOf(where)(rowId)),
+    open: async (where, rowId, sealed) => (await vault.decrypt(sealed, aadOf(where)(rowId))).toString('utf8'),
+  };
+}
+
+/** The context compliance's case actions take, from issuing's. */
+export function caseContext(context: IssuingContext): CaseContext {
+  return { clock: context.clock, ids: context.ids, sealer: caseSealer(context.vault) };
+}
+
+/** Registered with the vault (edges/cli/vault.ts) so key rotation re-encrypts them and retirement checks them. */
+export const CASE_ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = CASE_SEALED_COLUMNS.map((where) => ({
+  table: where.table,
+  idColumn: 'id',
+  column: where.column,
+  purpose: 'pii',
+  aad: aadOf(where),
+}));
 
 /** The programme metadata key holding the issuer's SVF licence number (Cap. 584), which a report names. */
 export const LICENCE_METADATA_KEY = 'svf_licence_number';
+/**
+ * The programme metadata keys holding the licensed institution's particulars, which a report carries when they are
+ * set; a report without them says null (JSON) or leaves the element out (XML) rather than guess.
+ */
+export const INSTITUTION_METADATA_KEYS = {
+  name: 'institution_name',
+  address: 'institution_address',
+  contactName: 'institution_contact_name',
+  contactPhone: 'institution_contact_phone',
+  contactEmail: 'institution_contact_email',
+} as const satisfies Readonly<Partial<Record<keyof StrInstitution, string>>>;
+type InstitutionField = keyof typeof INSTITUTION_METADATA_KEYS;
+/** Verifications a report lists at most: the latest, should a cardholder ever have had more. */
+const REPORT_VERIFICATIONS_MAX = 100;
 const PLATFORM = { name: 'Lantau', version: '0.1.0' } as const;
 
 async function lockCardholder(tx: Transaction, id: string): Promise<CardholderRow> {
@@ -104,6 +159,7 @@ interface CaseActivityRow {
 
 const MONEY_KINDS: readonly StrTransactionKind[] = [
   'load',
+  'load_declined',
   'unload',
   'authorization',
   'capture',
@@ -124,6 +180,50 @@ function printable(text: string): string {
 }
 
 const printableOrNull = (text: string | null): string | null => (text === null ? null : printable(text));
+
+/** The institution's particulars from the programme's metadata: a key unset or blank is null. */
+function institutionParticulars(
+  metadata: Readonly<Record<string, string>>,
+): Pick<StrInstitution, InstitutionField> {
+  const given = (field: InstitutionField): string | null => {
+    const value = metadata[INSTITUTION_METADATA_KEYS[field]]?.trim() ?? '';
+    return value === '' ? null : value;
+  };
+  const phone = given('contactPhone');
+  return {
+    name: printableOrNull(given('name')),
+    address: printableOrNull(given('address')),
+    contactName: printableOrNull(given('contactName')),
+    // Written as people write numbers (+852 2123-4567); the report carries E.164.
+    contactPhone: phone === null ? null : phone.replace(/[\s().-]/g, ''),
+    contactEmail: given('contactEmail'),
+  };
+}
+
+/**
+ * Builds the package. One refused for an institution's particular is refused for the programme's metadata, which
+ * is what the operator corrects: the error names the key rather than the report's field.
+ */
+function buildReport(input: StrInput): StrPackage {
+  try {
+    return buildStrPackage(input);
+  } catch (error) {
+    if (!(error instanceof LantauError)) throw error;
+    for (const [field, key] of Object.entries(INSTITUTION_METADATA_KEYS)) {
+      const param = `institution.${field}`;
+      if (error.param !== param) continue;
+      const rule = error.message.startsWith(`${param} `)
+        ? error.message.slice(param.length + 1)
+        : 'cannot go in a report as it is';
+      throw invalidRequest(
+        'institution_metadata_invalid',
+        `A report names the institution: the programme's metadata ${key} ${rule}`,
+        'decision',
+      );
+    }
+    throw error;
+  }
+}
 
 /** A country the report's schema knows, or none: an acquirer's `ZZ` is not a reason to refuse a report. */
 function knownCountry(code: string | null): string | null {
@@ -149,6 +249,11 @@ async function reportPackage(
     );
   }
   const analyst = await getOperatorUser(tx, by.actor.id);
+  const verifications = await tx.query<VerificationRow>(
+    `SELECT ${VERIFICATION_COLUMNS} FROM kyc_verifications WHERE cardholder_id = $1
+     ORDER BY created_at DESC, id DESC LIMIT $2`,
+    [row.cardholder_id, REPORT_VERIFICATIONS_MAX],
+  );
   const wallets = await tx.query<WalletRow>(`${WALLET_SELECT} WHERE w.cardholder_id = $1 ORDER BY w.id`, [
     row.cardholder_id,
   ]);
@@ -205,7 +310,7 @@ async function reportPackage(
       'decision',
     );
   }
-  const built = buildStrPackage({
+  const built = buildReport({
     reportId: context.ids('str'),
     caseId: row.id,
     decidedAt: context.clock.now(),
@@ -213,6 +318,7 @@ async function reportPackage(
       programId: program.id,
       programName: program.name,
       licenceNumber: licence,
+      ...institutionParticulars(program.metadata),
       platform: PLATFORM,
     },
     subject: {
@@ -220,6 +326,7 @@ async function reportPackage(
       name: printable(holder.name),
       dateOfBirth: holder.date_of_birth,
       nationality: knownCountry(holder.nationality),
+      occupation: printableOrNull(holder.occupation),
       address:
         holder.address === null
           ? null
@@ -235,6 +342,15 @@ async function reportPackage(
       email: holder.email,
       phoneNumber: holder.phone_number,
       kycStatus: holder.kyc_status,
+      identityVerifications: verifications.rows.map((verification) => ({
+        id: verification.id,
+        provider: verification.provider,
+        status: verification.status,
+        // The provider's text: cleaned, as the merchant's is, rather than refuse the report for it.
+        reference: printableOrNull(verification.provider_reference),
+        startedAt: verification.created_at,
+        decidedAt: verification.completed_at,
+      })),
     },
     accounts: wallets.rows.map((wallet) => {
       const shown = walletFromRow(wallet);
@@ -275,7 +391,7 @@ export async function decideAmlCase(
     input.decision === 'reported' ? await reportPackage(tx, context, locked, grounds, by) : undefined;
   const decided = await decideCase(
     tx,
-    context,
+    caseContext(context),
     caseId,
     { ...input, ...(report === undefined ? {} : { report }) },
     by,

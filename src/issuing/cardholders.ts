@@ -108,6 +108,7 @@ export function cardholderFromRow(row: CardholderRow, personal: PersonalData): C
     phone_number: personal.phone_number,
     date_of_birth: personal.date_of_birth,
     nationality: personal.nationality,
+    occupation: personal.occupation,
     address: personal.address,
     ip_address: personal.ip_address,
     device_id: personal.device_id,

@@ -27,6 +27,8 @@ export interface PersonalData {
   readonly date_of_birth: string | null;
   /** ISO 3166-1 alpha-2. */
   readonly nationality: string | null;
+  /** As the cardholder stated it: due diligence weighs what passes through the card against it. */
+  readonly occupation: string | null;
   readonly address: Address | null;
   /** The address the cardholder onboarded from, in its canonical form (IPv6 compressed, lower case). */
   readonly ip_address: string | null;
@@ -49,6 +51,7 @@ export interface PersonalDataInput {
   readonly phone_number?: string | null;
   readonly date_of_birth?: string | null;
   readonly nationality?: string | null;
+  readonly occupation?: string | null;
   readonly address?: AddressInput | null;
   readonly ip_address?: string | null;
   readonly device_id?: string | null;
@@ -60,6 +63,7 @@ export const PERSONAL_FIELDS = [
   'phone_number',
   'date_of_birth',
   'nationality',
+  'occupation',
   'address',
   'ip_address',
   'device_id',
@@ -77,6 +81,7 @@ export const NAME_LENGTH_MAX = 200;
 export const EMAIL_LENGTH_MAX = 254;
 export const ADDRESS_FIELD_LENGTH_MAX = 200;
 export const DEVICE_ID_LENGTH_MAX = 200;
+export const OCCUPATION_LENGTH_MAX = 200;
 export const E164 = /^\+[1-9][0-9]{1,14}$/;
 // Deliberately loose (one @, a dot in the domain, no spaces): the schema's `email` format is the strict check at
 // the HTTP edge; this one guards callers that reach the domain directly.
@@ -180,6 +185,9 @@ export function normalizePersonalData(input: PersonalDataInput, today: Date): Pe
   const nationality = text(input.nationality);
   if (nationality !== null) checkCountry(nationality, 'nationality');
 
+  const occupation = text(input.occupation);
+  checkLength(occupation, OCCUPATION_LENGTH_MAX, 'occupation');
+
   let address: Address | null = null;
   if (input.address !== undefined && input.address !== null) {
     const given = input.address;
@@ -222,6 +230,7 @@ export function normalizePersonalData(input: PersonalDataInput, today: Date): Pe
     phone_number: phone,
     date_of_birth: dateOfBirth,
     nationality,
+    occupation,
     address,
     ip_address: ip,
     device_id: deviceId,
@@ -254,7 +263,8 @@ const stringOrNull = (value: unknown): value is string | null => value === null 
 
 /**
  * Reads a decrypted document. AES-GCM already proved it is ours and unaltered, so a wrong shape means a bug or a
- * newer writer; either way it is refused rather than shown half-read.
+ * newer writer; either way it is refused rather than shown half-read. A field added since (`occupation`) is null in
+ * a document written before it: the cardholder had not given it.
  */
 export function parsePersonalData(plaintext: Buffer): PersonalData {
   const parsed: unknown = JSON.parse(plaintext.toString('utf8'));
@@ -276,7 +286,10 @@ export function parsePersonalData(plaintext: Buffer): PersonalData {
   )
     .map((field) => parsed[field])
     .every(stringOrNull);
-  if (!addressOk || !fieldsOk) throw new Error('stored personal data has an unknown shape');
+  const occupation = parsed.occupation ?? null;
+  if (!addressOk || !fieldsOk || !stringOrNull(occupation)) {
+    throw new Error('stored personal data has an unknown shape');
+  }
   const { v: _version, ...data } = parsed as unknown as StoredPersonalData;
-  return data;
+  return { ...data, occupation };
 }

@@ -9,6 +9,7 @@ import {
 import { addNote, caseForAlert, decideCase, findCase } from '../compliance/aml/cases.js';
 import { encryptedColumns } from '../edges/cli/vault.js';
 import { verifyAuditChain } from '../records/audit.js';
+import { caseContext } from './aml-cases.js';
 import { cardholderPiiAad } from './cardholders.js';
 import { parsePersonalData } from './personal-data.js';
 import { PURGED_PERSONAL_DATA, purgeDue, retentionCutoff } from './retention.js';
@@ -47,6 +48,7 @@ const GONE = {
   phone_number: '+85261230001',
   date_of_birth: '1979-04-02',
   nationality: 'HK',
+  occupation: 'Ferrywright',
   address: { line1: '7 Vanishing Terrace', city: 'Tai Po', country: 'HK' },
   ip_address: '198.51.100.201',
   device_id: 'quintessa-phone-1',
@@ -73,6 +75,7 @@ const PURGED_NEEDLES = [
   GONE.name,
   GONE.email,
   GONE.phone_number,
+  GONE.occupation,
   'Vanishing Terrace',
   GONE.ip_address,
   GONE.device_id,
@@ -179,7 +182,7 @@ async function decide(
   await api.db.transaction((tx) =>
     decideCase(
       tx,
-      api.issuing,
+      caseContext(api.issuing),
       caseId,
       { decision, grounds, version, ...(report === undefined ? {} : { report }) },
       byAnalyst(),
@@ -269,7 +272,7 @@ beforeAll(async () => {
   await api.db.transaction((tx) =>
     addNote(
       tx,
-      api.issuing,
+      caseContext(api.issuing),
       caseOf.reported,
       { kind: 'comment', content: Buffer.from(NOTE_WORDS) },
       byAnalyst(),
@@ -391,7 +394,14 @@ describe('the purge', () => {
     const notes = await api.db.query('SELECT id FROM aml_case_notes WHERE case_id = $1', [reported.id]);
     expect(notes.rows).toEqual([]);
     // The case decided two years ago, and the open one, keep everything.
-    expect((await findCase(api.db, caseOf.recent)).grounds_encrypted).not.toBeNull();
+    const recent = await findCase(api.db, caseOf.recent);
+    expect(recent.grounds_encrypted).not.toBeNull();
+    // Sealed as compliance sealed it when it called the vault itself: `pii`, bound to table, column and row.
+    const grounds = await api.vault.decrypt(
+      Buffer.from(recent.grounds_encrypted ?? []),
+      `aml_cases.grounds_encrypted:${recent.id}`,
+    );
+    expect(grounds.toString('utf8')).toBe('Mak showed the payslips for every load');
     expect((await findCase(api.db, caseOf.open)).status).toBe('open');
 
     const alert = await expectStatus(

@@ -44,6 +44,7 @@ export const PURGED_PERSONAL_DATA: PersonalData = {
   phone_number: null,
   date_of_birth: null,
   nationality: null,
+  occupation: null,
   address: null,
   ip_address: null,
   device_id: null,

@@ -19,6 +19,7 @@ import { getProgram, programAccountId, type Actor, type IssuingContext } from '.
 export const WALLET_ID_PREFIX = 'acct';
 export const LOAD_ID_PREFIX = 'load';
 export const UNLOAD_ID_PREFIX = 'unld';
+export const LOAD_DECLINE_ID_PREFIX = 'ldcl';
 export const WALLET_LEDGER_KIND = 'wallet';
 export const WALLET_STATUSES = ['active', 'inactive', 'frozen'] as const;
 export type WalletStatus = (typeof WALLET_STATUSES)[number];
@@ -497,6 +498,63 @@ export async function moveMoney(
     details: { account: wallet.id, amount: input.amount, currency: wallet.currency },
   });
   return movement;
+}
+
+/** The refusals of a load at the cardholder's KYC tier (compliance/kyc/tiers.ts `loadRefusal`). */
+const KYC_LOAD_REFUSALS: ReadonlySet<string> = new Set([
+  'kyc_balance_limit_exceeded',
+  'kyc_annual_load_limit_exceeded',
+]);
+
+/** A load refused at a KYC cap, as `account.load_declined` carries it. */
+export interface LoadDecline {
+  readonly id: string;
+  readonly object: 'account_load_decline';
+  readonly program_id: string;
+  readonly account_id: string;
+  readonly cardholder_id: string;
+  readonly amount: number;
+  readonly currency: string;
+  readonly decline_reason: string;
+  readonly created: string;
+}
+
+/**
+ * Records a load that `loadWallet` refused at the cardholder's KYC tier cap, as an `account.load_declined` event
+ * in a transaction of its own (the load's rolled back): loading again and again into a cap is how a tier is
+ * probed, and AML monitoring must see the attempts, not only the loads that passed. Any other error is left alone.
+ * Called once per refused request: a retry under the same Idempotency-Key is answered from the first refusal
+ * without reaching the load, so it records nothing more.
+ */
+export async function recordLoadDecline(
+  context: Pick<IssuingContext, 'db' | 'clock' | 'ids'>,
+  walletId: string,
+  programScope: string | undefined,
+  input: Pick<NewMovement, 'amount'>,
+  error: unknown,
+): Promise<LoadDecline | undefined> {
+  if (!(error instanceof LantauError) || !KYC_LOAD_REFUSALS.has(error.code)) return undefined;
+  return context.db.transaction(async (tx) => {
+    const wallet = await findWalletRow(tx, walletId, programScope);
+    if (wallet === undefined) return undefined;
+    const decline: LoadDecline = {
+      id: context.ids(LOAD_DECLINE_ID_PREFIX),
+      object: 'account_load_decline',
+      program_id: wallet.program_id,
+      account_id: wallet.id,
+      cardholder_id: wallet.cardholder_id,
+      amount: input.amount,
+      currency: wallet.currency,
+      decline_reason: error.code,
+      created: context.clock.now().toISOString(),
+    };
+    await emitEvent(tx, context, {
+      type: 'account.load_declined',
+      programId: wallet.program_id,
+      object: decline,
+    });
+    return decline;
+  });
 }
 
 export function loadWallet(

@@ -512,14 +512,21 @@ function cvvMatches(cvk: StoredCvkPair | undefined, pan: string, card: Card, cvv
   return expected.length === cvv2.length && timingSafeEqual(Buffer.from(expected), Buffer.from(cvv2));
 }
 
-/** The blind index of what identifies the buyer's device: its fingerprint when the channel gave one, else its IP. */
+/** What identifies the buyer's device, as a blind index: its fingerprint when the channel gave one, else its IP. */
+interface DeviceIndex {
+  readonly index: Buffer;
+  readonly kind: 'device' | 'ip';
+}
+
 function deviceIndexOf(
   context: Pick<ProcessingContext, 'vault'>,
   request: AuthorizationRequest,
-): Buffer | null {
-  if (request.deviceId !== undefined) return context.vault.blindIndex(request.deviceId, 'device');
+): DeviceIndex | null {
+  if (request.deviceId !== undefined)
+    return { index: context.vault.blindIndex(request.deviceId, 'device'), kind: 'device' };
   // The caller gives it in canonical form (issuing/personal-data.ts `canonicalIp`), as a cardholder's is indexed.
-  if (request.ipAddress !== undefined) return context.vault.blindIndex(request.ipAddress, 'ip');
+  if (request.ipAddress !== undefined)
+    return { index: context.vault.blindIndex(request.ipAddress, 'ip'), kind: 'ip' };
   return null;
 }
 
@@ -545,7 +552,7 @@ interface NewAuthorization {
   readonly row: AuthorizationRow;
   readonly networkKey: string | null;
   /** The blind index of the device or IP address the request came from. */
-  readonly deviceIndex: Buffer | null;
+  readonly deviceIndex: DeviceIndex | null;
   readonly cardUpdate: 'close_single_use' | 'lock_merchant' | undefined;
   readonly state: CardState;
 }
@@ -563,7 +570,7 @@ const INSERT_COLUMNS = `id, program_id, card_id, cardholder_id, account_id, stat
   decline_reason, decline_message, requested_amount, approved_amount, amount, currency, merchant_amount,
   merchant_currency, fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode,
   partial_allowed, network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history,
-  program_decision, risk, device_index`;
+  program_decision, risk, device_index, device_kind`;
 
 /**
  * Decides a group of requests in the caller's transaction. Each request gets its own outcome: a refusal of one
@@ -851,7 +858,7 @@ export async function decideGroup(
       merchantKey: merchantKey(merchant),
       merchantCountry: merchant.country,
       entryMode: request.entryMode,
-      deviceKey: deviceIndex === null ? null : deviceIndex.toString('hex'),
+      deviceKey: deviceIndex === null ? null : deviceIndex.index.toString('hex'),
       amount,
       fields: {
         merchant_amount: request.amount,
@@ -1091,7 +1098,8 @@ function authorizationsInsert(inserts: readonly NewAuthorization[]): Statement |
     mcc: row.merchant.mcc,
     merchant_country: row.merchant.country,
     network_key: networkKey,
-    device_index: deviceIndex === null ? null : deviceIndex.toString('hex'),
+    device_index: deviceIndex === null ? null : deviceIndex.index.toString('hex'),
+    device_kind: deviceIndex?.kind ?? null,
   }));
   return {
     sql: `INSERT INTO authorizations (${INSERT_COLUMNS})
@@ -1099,14 +1107,15 @@ function authorizationsInsert(inserts: readonly NewAuthorization[]): Statement |
          decline_message, requested_amount, approved_amount, amount, currency, merchant_amount, merchant_currency,
          fx_rate, fx_markup_bps, fx_source, merchant, mcc, merchant_country, entry_mode, partial_allowed,
          network_key, hold_ids, expires_at, checks, created_at, updated_at, request_history, program_decision, risk,
-         decode(device_index, 'hex')
+         decode(device_index, 'hex'), device_kind
        FROM json_to_recordset($1::json) AS n(id text, program_id text, card_id text, cardholder_id text,
          account_id text, status text, approved boolean, response_code text, decline_reason text,
          decline_message text, requested_amount bigint, approved_amount bigint, amount bigint, currency text,
          merchant_amount bigint, merchant_currency text, fx_rate numeric, fx_markup_bps integer, fx_source text,
          merchant jsonb, mcc text, merchant_country text, entry_mode text, partial_allowed boolean,
          network_key text, hold_ids text[], expires_at timestamptz, checks jsonb, created_at timestamptz,
-         updated_at timestamptz, request_history jsonb, program_decision jsonb, risk jsonb, device_index text)`,
+         updated_at timestamptz, request_history jsonb, program_decision jsonb, risk jsonb, device_index text,
+         device_kind text)`,
     params: [JSON.stringify(rows)],
   };
 }

@@ -134,6 +134,29 @@ export function convertAmount(input: ConversionInput): number {
   return Number(rounded);
 }
 
+/**
+ * An amount in `from` in minor units of `to`, by a rate quoted the other way (`from` units per one `to` unit, as a
+ * `to`→`from` row stores it), rounded half-up: N = amount × 10^(e_to + scale), D = 10^e_from × units. For equivalents
+ * (AML monitoring adds up a cardholder's currencies), never for money moved: 1 / rate is not exact. A RangeError
+ * for a result beyond the safe integers.
+ */
+export function convertByInverseRate(amount: number, from: string, to: string, rate: string): number {
+  const source = currencyOf(from, 'from');
+  const target = currencyOf(to, 'to');
+  if (!Number.isSafeInteger(amount) || amount < 0) {
+    throw new RangeError(`amount ${amount} must be a safe integer, 0 or more`);
+  }
+  const exact = exactRate(rate);
+  const numerator = BigInt(amount) * 10n ** BigInt(target.exponent + exact.scale);
+  const denominator = 10n ** BigInt(source.exponent) * exact.units;
+  const quotient = numerator / denominator;
+  const rounded = 2n * (numerator % denominator) >= denominator ? quotient + 1n : quotient;
+  if (rounded > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError(`${amount} ${from} is beyond the safe integer range in ${to}`);
+  }
+  return Number(rounded);
+}
+
 /** A stored rate, as conversion uses it. */
 export interface FoundRate {
   readonly id: string;

@@ -7,6 +7,8 @@
 export const ACTIVITY_KINDS = [
   /** Money into a wallet from the programme (`load.created`). */
   'load',
+  /** A load refused because it would pass the cardholder's KYC tier cap (`account.load_declined`). */
+  'load_declined',
   /** Money out of a wallet back to the programme (`unload.created`). */
   'unload',
   /** An authorization decided (approved or not), `amount` in the card's currency. */
@@ -19,8 +21,12 @@ export const ACTIVITY_KINDS = [
   'refund',
   'card_created',
   'card_closed',
+  /** The device or IP address the cardholder gave when onboarded (or changed to since): no money. */
+  'onboarding',
 ] as const;
 export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
+
+export type DeviceKind = 'device' | 'ip';
 
 export interface Activity {
   /** The source object's id (`load_…`, `auth_…`, `txn_…`, `card_…`): what an alert lists. */
@@ -32,6 +38,11 @@ export interface Activity {
   /** 0 for card events. */
   readonly amount: number;
   readonly currency: string;
+  /**
+   * The amount in the programme's reporting currency at the rate of its time, when `currency` is another and the
+   * monitor found a rate; null otherwise. Rules read it to add up a cardholder's wallets in several currencies.
+   */
+  readonly converted: { readonly amount: number; readonly currency: string } | null;
   readonly cardId: string | null;
   readonly walletId: string | null;
   /** Authorizations only: approved or declined. */
@@ -46,6 +57,8 @@ export interface Activity {
   readonly balanceAfter: number | null;
   /** A keyed blind index (hex) of the device or IP the activity came from; never the value. */
   readonly deviceKey: string | null;
+  /** What `deviceKey` indexes: a device's fingerprint or an IP address (shared far more innocently). */
+  readonly deviceKind: DeviceKind | null;
 }
 
 /** The cardholder's KYC tier limits in a currency, for tier-limit probing (compliance/kyc/tiers.ts). */

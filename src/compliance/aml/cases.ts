@@ -2,15 +2,14 @@ import type { Queryable, SqlParam, Transaction } from '../../platform/db/databas
 import { LantauError, invalidRequest, notFound } from '../../platform/errors.js';
 import { appendAudit, requirePerson, type AuditActor } from '../../records/audit.js';
 import { emitEvent, type RecordsContext } from '../../records/outbox.js';
-import { bindToRow, type EncryptedColumn } from '../../vault/encrypted-columns.js';
-import type { Keyring } from '../../vault/keyring.js';
 
 /**
  * Cases: a cardholder's AML alerts under one investigation by the operator's analysts. New alerts join the
  * cardholder's open case or open one; analysts assign, comment, attach, and decide with written grounds. Every
  * action is an audit entry under the analyst's name (a person: an operator user, never a bare key). What analysts
- * write may speak of the cardholder, so it is encrypted under the `pii` key, bound to its row; events carry none of
- * it, and AML events are platform-wide (no programme), so a programme's webhooks never tip a cardholder off.
+ * write may speak of the cardholder, so it is sealed (by the caller's CaseSealer: issuing's, under the vault's `pii`
+ * key), bound to its row; events carry none of it, and AML events are platform-wide (no programme), so a programme's
+ * webhooks never tip a cardholder off.
  */
 
 export const CASE_PREFIX = 'case';
@@ -24,22 +23,32 @@ export const GROUNDS_LENGTH_MAX = 8000;
 export const COMMENT_LENGTH_MAX = 8000;
 export const ATTACHMENT_BYTES_MAX = 1_048_576;
 
-export const caseGroundsAad = bindToRow('aml_cases', 'grounds_encrypted');
-export const caseReportAad = bindToRow('aml_cases', 'report_encrypted');
-export const noteContentAad = bindToRow('aml_case_notes', 'content_encrypted');
+/** Where a sealed value is kept: one of compliance's bytea columns. Each value is bound to its row's `id` too. */
+export interface SealedColumn {
+  readonly table: string;
+  readonly column: string;
+}
 
-/** Registered with the vault (edges/cli/vault.ts) so key rotation re-encrypts them and retirement checks them. */
-export const CASE_ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
-  { table: 'aml_cases', idColumn: 'id', column: 'grounds_encrypted', purpose: 'pii', aad: caseGroundsAad },
-  { table: 'aml_cases', idColumn: 'id', column: 'report_encrypted', purpose: 'pii', aad: caseReportAad },
-  {
-    table: 'aml_case_notes',
-    idColumn: 'id',
-    column: 'content_encrypted',
-    purpose: 'pii',
-    aad: noteContentAad,
-  },
-];
+export const CASE_GROUNDS: SealedColumn = { table: 'aml_cases', column: 'grounds_encrypted' };
+export const CASE_REPORT: SealedColumn = { table: 'aml_cases', column: 'report_encrypted' };
+export const NOTE_CONTENT: SealedColumn = { table: 'aml_case_notes', column: 'content_encrypted' };
+/** Every column compliance seals, for whoever rotates the key to re-encrypt (issuing/aml-cases.ts registers them). */
+export const CASE_SEALED_COLUMNS: readonly SealedColumn[] = [CASE_GROUNDS, CASE_REPORT, NOTE_CONTENT];
+
+/**
+ * Encrypts what analysts write, and opens it again. Compliance does not depend on the vault (DESIGN.md): the part
+ * that does (issuing) supplies this, and chooses the key. A sealed value opens only in the column and row it was
+ * sealed for, so it cannot be copied into another case and read there.
+ */
+export interface CaseSealer {
+  seal(where: SealedColumn, rowId: string, plaintext: string): Uint8Array;
+  open(where: SealedColumn, rowId: string, sealed: Uint8Array): Promise<string>;
+}
+
+/** What the case actions that write sealed text need. */
+export interface CaseContext extends RecordsContext {
+  readonly sealer: CaseSealer;
+}
 
 /** By whom: an operator user's id (or the system, for cases it opens). */
 export interface CaseActor {
@@ -105,10 +114,9 @@ export function caseFromRow(row: CaseRow, grounds: string | null = null): AmlCas
   };
 }
 
-export async function presentCase(vault: Keyring, row: CaseRow): Promise<AmlCase> {
+export async function presentCase(sealer: CaseSealer, row: CaseRow): Promise<AmlCase> {
   if (row.grounds_encrypted === null) return caseFromRow(row);
-  const grounds = await vault.decrypt(row.grounds_encrypted, caseGroundsAad(row.id));
-  return caseFromRow(row, grounds.toString('utf8'));
+  return caseFromRow(row, await sealer.open(CASE_GROUNDS, row.id, row.grounds_encrypted));
 }
 
 /** The cardholder's open case, or a new one (with its event): where a new alert goes. */
@@ -263,7 +271,7 @@ interface SealedNote {
 /** Adds a comment or an attachment, encrypted, under the analyst's name. */
 export async function addNote(
   tx: Transaction,
-  context: RecordsContext & { readonly vault: Keyring },
+  context: CaseContext,
   id: string,
   note: NewNote,
   by: CaseActor,
@@ -303,7 +311,7 @@ export async function addNote(
 
 async function insertNote(
   tx: Transaction,
-  context: RecordsContext & { readonly vault: Keyring },
+  context: CaseContext,
   id: string,
   note: NewNote,
   by: CaseActor,
@@ -323,7 +331,7 @@ async function insertNote(
       by.actor.id,
       note.contentType ?? null,
       note.content.length,
-      context.vault.encrypt('pii', Buffer.from(JSON.stringify(sealed)), noteContentAad(noteId)),
+      context.sealer.seal(NOTE_CONTENT, noteId, JSON.stringify(sealed)),
       context.clock.now(),
     ],
   );
@@ -347,23 +355,23 @@ function noteFromRow(row: NoteRow, sealed: SealedNote): CaseNote {
   };
 }
 
-async function openNote(vault: Keyring, row: NoteRow): Promise<CaseNote> {
-  const plain = await vault.decrypt(row.content_encrypted, noteContentAad(row.id));
-  return noteFromRow(row, JSON.parse(plain.toString('utf8')) as SealedNote);
+async function openNote(sealer: CaseSealer, row: NoteRow): Promise<CaseNote> {
+  const plain = await sealer.open(NOTE_CONTENT, row.id, row.content_encrypted);
+  return noteFromRow(row, JSON.parse(plain) as SealedNote);
 }
 
-export async function caseNotes(db: Queryable, vault: Keyring, caseId: string): Promise<CaseNote[]> {
+export async function caseNotes(db: Queryable, sealer: CaseSealer, caseId: string): Promise<CaseNote[]> {
   const found = await db.query<NoteRow>('SELECT * FROM aml_case_notes WHERE case_id = $1 ORDER BY id', [
     caseId,
   ]);
-  return Promise.all(found.rows.map((row) => openNote(vault, row)));
+  return Promise.all(found.rows.map((row) => openNote(sealer, row)));
 }
 
-export async function caseNote(db: Queryable, vault: Keyring, id: string): Promise<CaseNote> {
+export async function caseNote(db: Queryable, sealer: CaseSealer, id: string): Promise<CaseNote> {
   const found = await db.query<NoteRow>('SELECT * FROM aml_case_notes WHERE id = $1', [id]);
   const row = found.rows[0];
   if (row === undefined) throw notFound('aml_case_note', id);
-  return openNote(vault, row);
+  return openNote(sealer, row);
 }
 
 /** Records cards an analyst paused from the case (the pausing itself is issuing's), for the audit and a resume. */
@@ -421,7 +429,7 @@ export function checkDecision(row: CaseRow, input: Omit<CaseDecisionInput, 'repo
  */
 export async function decideCase(
   tx: Transaction,
-  context: RecordsContext & { readonly vault: Keyring },
+  context: CaseContext,
   id: string,
   input: CaseDecisionInput,
   by: CaseActor,
@@ -448,12 +456,10 @@ export async function decideCase(
     `, status = $3, grounds_encrypted = $4, decided_at = $5, decided_by = $6, report_encrypted = $7`,
     [
       input.decision,
-      context.vault.encrypt('pii', Buffer.from(grounds), caseGroundsAad(id)),
+      context.sealer.seal(CASE_GROUNDS, id, grounds),
       now,
       by.actor.id,
-      input.report === undefined
-        ? null
-        : context.vault.encrypt('pii', Buffer.from(JSON.stringify(input.report)), caseReportAad(id)),
+      input.report === undefined ? null : context.sealer.seal(CASE_REPORT, id, JSON.stringify(input.report)),
     ],
   );
   await audit(tx, context, row, `aml_case.${input.decision}`, by, { version: input.version });
@@ -462,10 +468,10 @@ export async function decideCase(
 
 /** The report package kept with a reported case. */
 export async function caseReport(
-  vault: Keyring,
+  sealer: CaseSealer,
   row: CaseRow,
 ): Promise<{ readonly json: unknown; readonly xml: string } | undefined> {
   if (row.report_encrypted === null) return undefined;
-  const plain = await vault.decrypt(row.report_encrypted, caseReportAad(row.id));
-  return JSON.parse(plain.toString('utf8')) as { json: unknown; xml: string };
+  const plain = await sealer.open(CASE_REPORT, row.id, row.report_encrypted);
+  return JSON.parse(plain) as { json: unknown; xml: string };
 }

@@ -13,10 +13,15 @@ export interface CardholderFact {
   readonly cardholderId: string;
   readonly programId: string;
   readonly kycStatus: string;
+  /**
+   * When the cardholder was created or changed, for the events that may change the device or IP address they gave
+   * (`cardholder.created`, `cardholder.updated`); null for the others.
+   */
+  readonly at: number | null;
 }
 
 /** An activity as read from its event: before the monitor adds what it counts itself, with the merchant named. */
-export type ReadActivity = Omit<Activity, 'balanceAfter' | 'authorizedAmount'> & {
+export type ReadActivity = Omit<Activity, 'balanceAfter' | 'authorizedAmount' | 'converted'> & {
   readonly authorizationId: string | null;
   /** What the wallet itself paid or got (a clearing's `wallet_amount`: less than `amount` after a shortfall). */
   readonly walletAmount: number;
@@ -87,6 +92,7 @@ export function readEvent(event: LantauEvent): EventReading {
     merchantCountry: null,
     flags: [],
     deviceKey: null,
+    deviceKind: null,
     authorizationId: null,
     merchantName: null,
     merchantMcc: null,
@@ -97,9 +103,22 @@ export function readEvent(event: LantauEvent): EventReading {
     case 'cardholder.updated':
     case 'cardholder.kyc_updated': {
       const kycStatus = text(object, 'kyc_status');
-      return id === null || kycStatus === null
-        ? NONE
-        : { kind: 'cardholder', fact: { cardholderId: id, programId, kycStatus } };
+      if (id === null || kycStatus === null) return NONE;
+      const changed =
+        event.type === 'cardholder.created'
+          ? at
+          : event.type === 'cardholder.updated'
+            ? Date.parse(text(object, 'updated') ?? '')
+            : null;
+      return {
+        kind: 'cardholder',
+        fact: {
+          cardholderId: id,
+          programId,
+          kycStatus,
+          at: changed !== null && Number.isFinite(changed) ? changed : null,
+        },
+      };
     }
     case 'account.loaded':
     case 'account.unloaded': {
@@ -114,6 +133,23 @@ export function readEvent(event: LantauEvent): EventReading {
           kind: event.type === 'account.loaded' ? 'load' : 'unload',
           amount,
           walletAmount: amount,
+          currency,
+          walletId: text(object, 'account_id'),
+        },
+      };
+    }
+    case 'account.load_declined': {
+      const amount = whole(object, 'amount');
+      const currency = text(object, 'currency');
+      if (cardholderId === null || id === null || at === null || amount === null || currency === null)
+        return NONE;
+      return {
+        kind: 'activity',
+        activity: {
+          ...base,
+          kind: 'load_declined',
+          amount,
+          walletAmount: 0,
           currency,
           walletId: text(object, 'account_id'),
         },

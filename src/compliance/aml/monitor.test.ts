@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestApi, type TestApi } from '../../../test/support/app.js';
 import { createTestProgram, withoutProtections, type TestProgram } from '../../../test/support/programs.js';
 import { verifyAuditChain } from '../../records/audit.js';
-import { authorizationDevices } from '../../processing/aml-devices.js';
+import { amlDevices } from '../../processing/aml-devices.js';
+import { amlRates } from '../../processing/aml-rates.js';
 import { monitorDue } from './monitor.js';
 import { validateStrJson, validateStrXml } from './report.js';
 
@@ -101,7 +102,7 @@ describe('AML monitoring', () => {
       await load(person.account, amount);
     }
 
-    const first = await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    const first = await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
     expect(first.alerts).toBeGreaterThanOrEqual(1);
     const alerts = await alertsOf(structurer.id);
     const structuring = alerts.filter((alert) => alert.scenario === 'structuring');
@@ -113,7 +114,7 @@ describe('AML monitoring', () => {
 
     // Read again (a replayed outbox, or more events for the same cardholder), nothing is raised twice.
     await load(structurer.account, 200_00);
-    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
     expect((await alertsOf(structurer.id)).filter((alert) => alert.scenario === 'structuring')).toHaveLength(
       1,
     );
@@ -132,7 +133,7 @@ describe('AML monitoring', () => {
       others.push(person.id);
       await card(person);
     }
-    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
     const rotation = (await alertsOf(rotator.id)).filter((alert) => alert.scenario === 'card_rotation');
     expect(rotation).toHaveLength(1);
     expect([...(rotation[0]?.activity as string[])].sort()).toEqual([...cards].sort());
@@ -164,7 +165,7 @@ describe('AML monitoring', () => {
 
     const person = await cardholder();
     const three = [await card(person), await card(person), await card(person)];
-    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
     const [alert] = (await alertsOf(person.id)).filter((found) => found.scenario === 'card_rotation');
     expect(alert).toMatchObject({ settings_version: 1 });
     expect([...(alert?.activity as string[])].sort()).toEqual([...three].sort());
@@ -186,7 +187,7 @@ describe('AML monitoring', () => {
       await load(subject.account, amount);
       api.clock.advance(HOUR_MS);
     }
-    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
     const [alert] = await alertsOf(subject.id);
     const caseId = String(alert?.case_id);
     const url = `/v1/aml/cases/${caseId}`;
@@ -324,7 +325,7 @@ describe('AML monitoring', () => {
         device_id: `device-own-${String(index)}`,
       });
     }
-    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
     for (const person of sharing) {
       const shared = (await alertsOf(person.id)).filter((alert) => alert.scenario === 'shared_device');
       expect(shared).toHaveLength(1);
@@ -366,11 +367,206 @@ describe('AML monitoring', () => {
     api.clock.advance(10 * 24 * HOUR_MS);
     await load(structurer.account, 100_00);
 
-    await monitorDue({ ...api.issuing, devices: authorizationDevices });
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
     const moved = (await alertsOf(mover.id)).filter((alert) => alert.scenario === 'rapid_movement');
     expect(moved).toHaveLength(1);
     expect([...(moved[0]?.activity as string[])].sort()).toEqual([big, String(small.id)].sort());
     const structured = (await alertsOf(structurer.id)).filter((alert) => alert.scenario === 'structuring');
     expect(structured.map((alert) => [...(alert.activity as string[])].sort())).toEqual([[...loads].sort()]);
+  });
+});
+
+describe('AML monitoring: currencies, refused loads, onboarding devices, settings', () => {
+  it("adds a cardholder's HKD and USD wallets together in HKD, at the operator's rate", async () => {
+    const rate = await call('POST', '/v1/fx_rates', api.operatorHeaders, {
+      base: 'USD',
+      quote: 'HKD',
+      rate: '7.8',
+      source: 'operator',
+    });
+    expect(rate.status, JSON.stringify(rate.body)).toBe(201);
+    api.clock.advance(HOUR_MS);
+    const person = await cardholder();
+    const usd = await created('POST', '/v1/accounts', { cardholder_id: person.id, currency: 'USD' });
+    const loads = [
+      await load(person.account, 7_600_00),
+      // USD 990: HKD 7,722, just under HKD 8,000 too.
+      String(
+        (
+          await created('POST', `/v1/accounts/${String(usd.id)}/loads`, {
+            amount: 990_00,
+            currency: 'USD',
+          })
+        ).id,
+      ),
+      await load(person.account, 7_900_00),
+    ];
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
+    const structuring = (await alertsOf(person.id)).filter((alert) => alert.scenario === 'structuring');
+    expect(structuring).toHaveLength(1);
+    expect([...(structuring[0]?.activity as string[])].sort()).toEqual([...loads].sort());
+    expect(structuring[0]?.summary).toContain('HKD 23,222.00 in all');
+  });
+
+  it('sees loads refused at the KYC cap, once per refused request', async () => {
+    const capped = await withoutProtections(api, await createTestProgram(api, {}, { kyc: 'defaults' }));
+    const holder = await created('POST', '/v1/cardholders', { name: 'Capped Person' }, capped.headers);
+    const account = await created(
+      'POST',
+      '/v1/accounts',
+      { cardholder_id: holder.id, currency: 'HKD' },
+      capped.headers,
+    );
+    const loadsUrl = `/v1/accounts/${String(account.id)}/loads`;
+    await created('POST', loadsUrl, { amount: 2_500_00, currency: 'HKD' }, capped.headers);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const headers = { ...capped.headers, 'idempotency-key': `refused-${String(attempt)}` };
+      for (let retry = 0; retry < 2; retry += 1) {
+        const refused = await call('POST', loadsUrl, headers, { amount: 1_000_00, currency: 'HKD' });
+        expect(refused.status).toBe(400);
+        expect(refused.body).toMatchObject({ error: { code: 'kyc_balance_limit_exceeded' } });
+      }
+      api.clock.advance(24 * HOUR_MS);
+    }
+    const declined = await api.db.query<{ object: Json }>(
+      `SELECT data->'object' AS object FROM events WHERE type = 'account.load_declined' AND program_id = $1`,
+      [capped.program.id],
+    );
+    // One per request: the retries under the same key were answered from the first refusal.
+    expect(declined.rows).toHaveLength(3);
+    expect(declined.rows[0]?.object).toMatchObject({
+      object: 'account_load_decline',
+      cardholder_id: holder.id,
+      amount: 1_000_00,
+      decline_reason: 'kyc_balance_limit_exceeded',
+    });
+    expect(JSON.stringify(declined.rows)).not.toContain('Capped Person');
+
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
+    const probing = (await alertsOf(String(holder.id))).filter(
+      (alert) => alert.scenario === 'tier_limit_probing',
+    );
+    expect(probing).toHaveLength(1);
+    expect(probing[0]).toMatchObject({ reason: 'loads_refused_at_cap' });
+    expect([...(probing[0]?.activity as string[])].sort()).toEqual(
+      declined.rows.map((row) => String(row.object.id)).sort(),
+    );
+
+    // Reported, the package lists the attempts, the subject's occupation and the institution's particulars.
+    const user = await call('POST', '/v1/operator_users', api.operatorHeaders, {
+      name: 'Lee Ka Ho',
+      email: 'aml.reporter@lantau.example',
+      role: 'analyst',
+    });
+    const analyst = { authorization: `Bearer ${String(user.body.secret)}` };
+    const job = await call('PATCH', `/v1/cardholders/${String(holder.id)}`, capped.headers, {
+      occupation: 'Logistics clerk',
+    });
+    expect(job.status, JSON.stringify(job.body)).toBe(200);
+    const particulars = await call('PATCH', `/v1/programs/${capped.program.id}`, api.operatorHeaders, {
+      metadata: {
+        svf_licence_number: 'SVF0100',
+        institution_name: 'Lantau Stored Value Ltd',
+        institution_address: '1 Harbour Road, Wan Chai, Hong Kong',
+        institution_contact_phone: '+852 2123-4567',
+      },
+    });
+    expect(particulars.status, JSON.stringify(particulars.body)).toBe(200);
+    const caseUrl = `/v1/aml/cases/${String(probing[0]?.case_id)}`;
+    const opened = await call('GET', caseUrl, analyst);
+    const reported = await call('POST', `${caseUrl}/decision`, analyst, {
+      decision: 'reported',
+      grounds: 'Three loads refused at the unverified cap within three days',
+      version: Number((opened.body.case as Json).version),
+    });
+    expect(reported.status, JSON.stringify(reported.body)).toBe(200);
+    const report = await call('GET', `${caseUrl}/report`, analyst);
+    expect(validateStrJson(report.body)).toEqual([]);
+    expect(report.body).toMatchObject({
+      reporting_entity: {
+        name: 'Lantau Stored Value Ltd',
+        address: '1 Harbour Road, Wan Chai, Hong Kong',
+        contact_phone: '+85221234567',
+      },
+      subject: { occupation: 'Logistics clerk' },
+    });
+    const listed = report.body.transactions as Json[];
+    expect(listed.map((each) => each.kind)).toEqual(['load_declined', 'load_declined', 'load_declined']);
+    const xml = await api.app.inject({
+      method: 'GET',
+      url: `${caseUrl}/report?format=xml`,
+      headers: analyst,
+    });
+    expect(validateStrXml(xml.body)).toEqual([]);
+  });
+
+  it('counts cardholders onboarded from one device, and not four on one IP address', async () => {
+    const ring: string[] = [];
+    const office: string[] = [];
+    for (let index = 0; index < 4; index += 1) {
+      const onPhone = await created('POST', '/v1/cardholders', {
+        name: `Ring Member ${String(index)}`,
+        device_id: 'phone-ring-0001',
+      });
+      ring.push(String(onPhone.id));
+      const atDesk = await created('POST', '/v1/cardholders', {
+        name: `Office Worker ${String(index)}`,
+        ip_address: '203.0.113.7',
+      });
+      office.push(String(atDesk.id));
+      api.clock.advance(HOUR_MS);
+    }
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
+    for (const id of ring) {
+      const shared = (await alertsOf(id)).filter((alert) => alert.scenario === 'shared_device');
+      expect(shared).toHaveLength(1);
+      expect(shared[0]).toMatchObject({ reason: 'many_cardholders_on_device' });
+      expect([...(shared[0]?.activity as string[])].sort()).toEqual(
+        ring.map((each) => `${each}:device`).sort(),
+      );
+    }
+    for (const id of office) expect(await alertsOf(id)).toEqual([]);
+  });
+
+  it('keeps a currency taken out of the settings out, and watches the reporting currency named', async () => {
+    const other = await withoutProtections(api, await createTestProgram(api));
+    const url = `/v1/programs/${other.program.id}/aml_scenarios`;
+    const changed = await call('POST', url, api.operatorHeaders, {
+      reporting_currency: 'USD',
+      structuring: { thresholds: { HKD: null, USD: [1_000_00] } },
+    });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    const read = await call('GET', url, api.operatorHeaders);
+    expect(read.body).toMatchObject({
+      version: 1,
+      scenarios: { reporting_currency: 'USD', structuring: { thresholds: { USD: [1_000_00] } } },
+    });
+    expect(
+      (read.body.scenarios as { structuring: { thresholds: Json } }).structuring.thresholds,
+    ).not.toHaveProperty('HKD');
+    const bad = await call('POST', url, api.operatorHeaders, { reporting_currency: 'dollars' });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({
+      error: { code: 'scenario_parameter_invalid', param: 'reporting_currency' },
+    });
+
+    // HKD 7,600 to 7,990 is no longer watched in HKD; nor in USD, with no HKD to USD rate.
+    const holder = await created('POST', '/v1/cardholders', { name: 'Reporting Person' }, other.headers);
+    const account = await created(
+      'POST',
+      '/v1/accounts',
+      { cardholder_id: holder.id, currency: 'HKD' },
+      other.headers,
+    );
+    for (const amount of [7_600_00, 7_850_00, 7_990_00]) {
+      await created(
+        'POST',
+        `/v1/accounts/${String(account.id)}/loads`,
+        { amount, currency: 'HKD' },
+        other.headers,
+      );
+    }
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
+    expect(await alertsOf(String(holder.id))).toEqual([]);
   });
 });

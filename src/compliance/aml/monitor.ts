@@ -3,16 +3,15 @@ import type { Database, Transaction } from '../../platform/db/database.js';
 import { consumeEvents, emitEvent, type RecordsContext } from '../../records/outbox.js';
 import { tierOf, type KycStatus, KYC_STATUSES } from '../kyc/status.js';
 import { limitsFor } from '../kyc/tiers.js';
-import type { Activity, CardholderActivity, TierCaps } from './activity.js';
+import type { Activity, CardholderActivity, DeviceKind, TierCaps } from './activity.js';
 import { readEvent, type CardholderFact, type ReadActivity } from './events-to-activity.js';
 import { caseForAlert } from './cases.js';
-import { DEFAULT_SCENARIO_SETTINGS, parseScenarioSettings, type ScenarioSettings } from './parameters.js';
 import {
-  activityLookbackMs,
-  evaluateScenarios,
-  evaluateSharedDevice,
-  type ScenarioHit,
-} from './scenarios.js';
+  DEFAULT_SCENARIO_SETTINGS,
+  readStoredScenarioSettings,
+  type ScenarioSettings,
+} from './parameters.js';
+import { activityLookback, evaluateScenarios, evaluateSharedDevice, type ScenarioHit } from './scenarios.js';
 
 /**
  * AML transaction monitoring: a consumer of the outbox (`aml_monitoring`), never on the authorization path. Each
@@ -32,13 +31,35 @@ export const AML_BATCH = 500;
  * compliance does not read; the edge that runs the monitor supplies it. Without it, shared devices go unseen.
  */
 export interface DeviceSource {
-  authorizationDevices(tx: Transaction, ids: readonly string[]): Promise<ReadonlyMap<string, string>>;
+  authorizationDevices(tx: Transaction, ids: readonly string[]): Promise<ReadonlyMap<string, DeviceReading>>;
+  /** The cardholder's device and IP address as they gave them (each when given). */
+  cardholderDevices(tx: Transaction, cardholderId: string): Promise<readonly DeviceReading[]>;
+}
+
+export interface DeviceReading {
+  readonly key: string;
+  readonly kind: DeviceKind;
+}
+
+/**
+ * Exchange rates, kept by processing (its operator's rates): what an amount is in another currency at the rate
+ * valid at a time, or null when there is no rate. Without it, amounts in different currencies are never added up.
+ */
+export interface RateSource {
+  convert(tx: Transaction, amount: number, from: string, to: string, at: Date): Promise<number | null>;
 }
 
 export interface MonitorContext extends RecordsContext {
   readonly db: Database;
   readonly devices?: DeviceSource;
+  readonly rates?: RateSource;
 }
+
+/**
+ * Activity read for one evaluation at most, the latest kept: a cardholder with more within the lookback (hundreds a
+ * day for months) is judged on their latest, and the batch stays bounded in time and memory.
+ */
+export const ACTIVITY_READ_MAX = 10_000;
 
 export interface AmlAlert {
   readonly id: string;
@@ -115,23 +136,50 @@ function balanceEffect(activity: ReadActivity): number {
   }
 }
 
+/** The amount in the reporting currency, when it is in another and a rate is known (parameters.ts). */
+async function convertedOf(
+  tx: Transaction,
+  context: MonitorContext,
+  activity: Pick<ReadActivity, 'amount' | 'currency' | 'at'>,
+  reportingCurrency: string,
+): Promise<Activity['converted']> {
+  if (context.rates === undefined || activity.amount === 0 || activity.currency === '') return null;
+  if (activity.currency === reportingCurrency) return null;
+  const amount = await context.rates.convert(
+    tx,
+    activity.amount,
+    activity.currency,
+    reportingCurrency,
+    new Date(activity.at),
+  );
+  return amount === null ? null : { amount, currency: reportingCurrency };
+}
+
 /** Stores one activity (once: a replayed event changes nothing), with the wallet balance after it for loads. */
-async function recordActivity(tx: Transaction, activity: ReadActivity): Promise<void> {
-  const exists = await tx.query('SELECT 1 FROM aml_activity WHERE kind = $1 AND id = $2', [
-    activity.kind,
-    activity.id,
-  ]);
-  if (exists.rows.length > 0) {
+async function recordActivity(
+  tx: Transaction,
+  context: MonitorContext,
+  activity: ReadActivity,
+  reportingCurrency: string,
+): Promise<void> {
+  const exists = await tx.query<{ amount: number }>(
+    'SELECT amount FROM aml_activity WHERE kind = $1 AND id = $2',
+    [activity.kind, activity.id],
+  );
+  const stored = exists.rows[0];
+  if (stored !== undefined) {
     // An authorization read again (its update): an increment grows what was approved.
-    if (activity.kind === 'authorization') {
-      await tx.query(`UPDATE aml_activity SET amount = greatest(amount, $3) WHERE kind = $1 AND id = $2`, [
-        activity.kind,
-        activity.id,
-        activity.amount,
-      ]);
+    if (activity.kind === 'authorization' && activity.amount > stored.amount) {
+      const converted = await convertedOf(tx, context, activity, reportingCurrency);
+      await tx.query(
+        `UPDATE aml_activity SET amount = $3, converted_amount = $4, converted_currency = $5
+         WHERE kind = $1 AND id = $2`,
+        [activity.kind, activity.id, activity.amount, converted?.amount ?? null, converted?.currency ?? null],
+      );
     }
     return;
   }
+  const converted = await convertedOf(tx, context, activity, reportingCurrency);
   let balanceAfter: number | null = null;
   const effect = balanceEffect(activity);
   if (activity.walletId !== null && effect !== 0) {
@@ -153,8 +201,9 @@ async function recordActivity(tx: Transaction, activity: ReadActivity): Promise<
   }
   await tx.query(
     `INSERT INTO aml_activity (kind, id, program_id, cardholder_id, at, amount, currency, card_id, wallet_id,
-       approved, merchant_country, merchant_name, merchant_mcc, authorized_amount, flags, balance_after, device_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+       approved, merchant_country, merchant_name, merchant_mcc, authorized_amount, flags, balance_after, device_key,
+       device_kind, converted_amount, converted_currency)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
      ON CONFLICT (kind, id) DO NOTHING`,
     [
       activity.kind,
@@ -174,6 +223,9 @@ async function recordActivity(tx: Transaction, activity: ReadActivity): Promise<
       [...activity.flags],
       balanceAfter,
       activity.deviceKey === null ? null : Buffer.from(activity.deviceKey, 'hex'),
+      activity.deviceKey === null ? null : (activity.deviceKind ?? 'device'),
+      converted?.amount ?? null,
+      converted?.currency ?? null,
     ],
   );
 }
@@ -194,10 +246,14 @@ interface ActivityRow {
   flags: string[];
   balance_after: number | null;
   device_key: Uint8Array | null;
+  device_kind: DeviceKind | null;
+  converted_amount: number | null;
+  converted_currency: string | null;
 }
 
 const ACTIVITY_COLUMNS = `kind, id, program_id, cardholder_id, at, amount, currency, card_id, wallet_id, approved,
-  merchant_country, authorized_amount, flags, balance_after, device_key`;
+  merchant_country, authorized_amount, flags, balance_after, device_key, device_kind, converted_amount,
+  converted_currency`;
 
 function activityFromRow(row: ActivityRow): Activity {
   return {
@@ -216,6 +272,12 @@ function activityFromRow(row: ActivityRow): Activity {
     flags: row.flags,
     balanceAfter: row.balance_after,
     deviceKey: row.device_key === null ? null : Buffer.from(row.device_key).toString('hex'),
+    // Keys stored before kinds were (migration 0024) came from authorizations, most from a device.
+    deviceKind: row.device_key === null ? null : (row.device_kind ?? 'device'),
+    converted:
+      row.converted_amount === null || row.converted_currency === null
+        ? null
+        : { amount: row.converted_amount, currency: row.converted_currency },
   };
 }
 
@@ -245,7 +307,7 @@ export async function programmeView(tx: Transaction, programId: string): Promise
   return {
     homeCountry: row !== undefined && /^[a-z]{2}$/.test(row.region) ? row.region.toUpperCase() : null,
     kycTiers: row?.kyc_tiers ?? null,
-    settings: row?.settings == null ? DEFAULT_SCENARIO_SETTINGS : parseScenarioSettings(row.settings),
+    settings: row?.settings == null ? DEFAULT_SCENARIO_SETTINGS : readStoredScenarioSettings(row.settings),
     settingsVersion: row?.version ?? 0,
   };
 }
@@ -316,37 +378,92 @@ async function raiseAlert(
   return true;
 }
 
+interface SeenDevice {
+  readonly device: DeviceReading;
+  readonly programId: string;
+  readonly at: number;
+}
+
 /** Many cardholders of one programme on one device or IP: every key the batch saw, with all its activity. */
 async function evaluateDevices(
   tx: Transaction,
   context: MonitorContext,
-  devices: ReadonlyMap<
-    string,
-    { readonly deviceKey: string; readonly programId: string; readonly at: number }
-  >,
+  devices: ReadonlyMap<string, SeenDevice>,
   programmes: Map<string, ProgrammeView>,
 ): Promise<number> {
   let raised = 0;
-  for (const { deviceKey, programId, at } of [...devices.values()].sort((a, b) =>
-    `${a.programId}:${a.deviceKey}`.localeCompare(`${b.programId}:${b.deviceKey}`),
-  )) {
+  for (const [, { device, programId, at }] of [...devices].sort(([a], [b]) => a.localeCompare(b))) {
     const programme = await programmeFor(tx, programId, programmes);
-    // The lookback the scenarios need (a shorter read would cut a run short and raise it again, moved).
+    // The lookback the scenarios need (a shorter read would cut a run short and raise it again, moved), the latest
+    // first so a cap keeps the latest (a busy public address). Keys of the two kinds never collide: their blind
+    // indexes are keyed apart.
     const rows = await tx.query<ActivityRow>(
       `SELECT ${ACTIVITY_COLUMNS} FROM aml_activity
-       WHERE device_key = $1 AND program_id = $2 AND at > $3 AND at <= $4 ORDER BY at, kind, id`,
+       WHERE device_key = $1 AND program_id = $2 AND at > $3 AND at <= $4
+       ORDER BY at DESC, kind DESC, id DESC LIMIT $5`,
       [
-        Buffer.from(deviceKey, 'hex'),
+        Buffer.from(device.key, 'hex'),
         programId,
-        new Date(at - activityLookbackMs(programme.settings)),
+        new Date(at - activityLookback(programme.settings).devices),
         new Date(at),
+        ACTIVITY_READ_MAX,
       ],
     );
-    for (const hit of evaluateSharedDevice(rows.rows.map(activityFromRow), programme.settings, at)) {
+    const activities = rows.rows.map(activityFromRow).reverse();
+    for (const hit of evaluateSharedDevice(activities, programme.settings, at)) {
       if (await raiseAlert(tx, context, hit, programme.settingsVersion)) raised += 1;
     }
   }
   return raised;
+}
+
+/**
+ * The device and IP address a cardholder gave at onboarding (or changed to since), as activity of kind
+ * `onboarding` (id `chd_…:device` or `chd_…:ip`): a ring onboarding many identities from one phone shows before
+ * any of them pays. Recorded again only when the key changed, at the time of the event that changed it.
+ */
+async function recordOnboarding(
+  tx: Transaction,
+  context: MonitorContext,
+  fact: CardholderFact,
+): Promise<(Activity & { readonly device: DeviceReading })[]> {
+  if (context.devices === undefined || fact.at === null) return [];
+  const found = await context.devices.cardholderDevices(tx, fact.cardholderId);
+  const recorded: (Activity & { readonly device: DeviceReading })[] = [];
+  for (const device of found) {
+    const id = `${fact.cardholderId}:${device.kind}`;
+    const key = Buffer.from(device.key, 'hex');
+    const changed = await tx.query(
+      `INSERT INTO aml_activity (kind, id, program_id, cardholder_id, at, amount, currency, device_key, device_kind)
+       VALUES ('onboarding', $1, $2, $3, $4, 0, '', $5, $6)
+       ON CONFLICT (kind, id) DO UPDATE SET device_key = excluded.device_key, at = excluded.at
+         WHERE aml_activity.device_key IS DISTINCT FROM excluded.device_key
+       RETURNING id`,
+      [id, fact.programId, fact.cardholderId, new Date(fact.at), key, device.kind],
+    );
+    if (changed.rows.length === 0) continue;
+    recorded.push({
+      id,
+      kind: 'onboarding',
+      programId: fact.programId,
+      cardholderId: fact.cardholderId,
+      at: fact.at,
+      amount: 0,
+      currency: '',
+      converted: null,
+      cardId: null,
+      walletId: null,
+      approved: null,
+      merchantCountry: null,
+      authorizedAmount: null,
+      flags: [],
+      balanceAfter: null,
+      deviceKey: device.key,
+      deviceKind: device.kind,
+      device,
+    });
+  }
+  return recorded;
 }
 
 async function programmeFor(
@@ -375,13 +492,22 @@ async function evaluateCardholder(
   programmes: Map<string, ProgrammeView>,
 ): Promise<number> {
   const programme = await programmeFor(tx, programId, programmes);
+  const lookback = activityLookback(programme.settings);
+  // As far back as the programme's longest window, and loads a rolling year more for the yearly tier rule; the
+  // latest first, so a cap keeps the latest.
   const rows = await tx.query<ActivityRow>(
-    `SELECT ${ACTIVITY_COLUMNS}
-     FROM aml_activity WHERE cardholder_id = $1 AND at > $2 AND at <= $3 ORDER BY at, kind, id`,
-    // As far back as the programme's longest window (a rolling year for yearly loads).
-    [cardholderId, new Date(now - activityLookbackMs(programme.settings)), new Date(now)],
+    `SELECT ${ACTIVITY_COLUMNS} FROM aml_activity
+     WHERE cardholder_id = $1 AND at <= $2 AND (at > $3 OR (kind = 'load' AND at > $4))
+     ORDER BY at DESC, kind DESC, id DESC LIMIT $5`,
+    [
+      cardholderId,
+      new Date(now),
+      new Date(now - lookback.others),
+      new Date(now - lookback.loads),
+      ACTIVITY_READ_MAX,
+    ],
   );
-  const activities = rows.rows.map(activityFromRow);
+  const activities = rows.rows.map(activityFromRow).reverse();
   const holder = await tx.query<{ kyc_status: string }>(
     'SELECT kyc_status FROM aml_cardholders WHERE cardholder_id = $1',
     [cardholderId],
@@ -441,31 +567,46 @@ export async function monitorBatch(
     );
     const deviceOf =
       context.devices === undefined || authorizationIds.length === 0
-        ? new Map<string, string>()
+        ? new Map<string, DeviceReading>()
         : await context.devices.authorizationDevices(tx, authorizationIds);
+    const programmes = new Map<string, ProgrammeView>();
     // Each device or IP the batch saw, with the latest time and the programme it was seen in.
-    const devices = new Map<string, { deviceKey: string; at: number; programId: string }>();
-    for (const reading of readings) {
-      if (reading.kind === 'cardholder') await recordCardholder(tx, reading.fact);
-      if (reading.kind !== 'activity') continue;
-      const deviceKey =
-        reading.activity.kind === 'authorization' ? (deviceOf.get(reading.activity.id) ?? null) : null;
-      await recordActivity(tx, { ...reading.activity, deviceKey });
-      if (deviceKey !== null) {
-        // Per programme: one key seen in two programmes is judged in each (programmes are counted apart).
-        const key = `${reading.activity.programId}:${deviceKey}`;
-        devices.set(key, {
-          deviceKey,
-          at: Math.max(devices.get(key)?.at ?? 0, reading.activity.at),
-          programId: reading.activity.programId,
-        });
-      }
-      const { cardholderId, at, programId } = reading.activity;
+    const devices = new Map<string, SeenDevice>();
+    const seeDevice = (activity: Pick<Activity, 'programId' | 'at'>, device: DeviceReading): void => {
+      // Per programme: one key seen in two programmes is judged in each (programmes are counted apart).
+      const key = `${activity.programId}:${device.kind}:${device.key}`;
+      devices.set(key, {
+        device,
+        at: Math.max(devices.get(key)?.at ?? 0, activity.at),
+        programId: activity.programId,
+      });
+    };
+    const touch = ({ cardholderId, at, programId }: Pick<Activity, 'cardholderId' | 'at' | 'programId'>) => {
       const seen = touched.get(cardholderId) ?? { times: new Set<number>(), programId };
       seen.times.add(at);
       touched.set(cardholderId, seen);
+    };
+    for (const reading of readings) {
+      if (reading.kind === 'cardholder') {
+        await recordCardholder(tx, reading.fact);
+        for (const onboarding of await recordOnboarding(tx, context, reading.fact)) {
+          seeDevice(onboarding, onboarding.device);
+        }
+        continue;
+      }
+      if (reading.kind !== 'activity') continue;
+      const device =
+        reading.activity.kind === 'authorization' ? (deviceOf.get(reading.activity.id) ?? null) : null;
+      const programme = await programmeFor(tx, reading.activity.programId, programmes);
+      await recordActivity(
+        tx,
+        context,
+        { ...reading.activity, deviceKey: device?.key ?? null, deviceKind: device?.kind ?? null },
+        programme.settings.reporting_currency,
+      );
+      if (device !== null) seeDevice(reading.activity, device);
+      touch(reading.activity);
     }
-    const programmes = new Map<string, ProgrammeView>();
     for (const [cardholderId, { times, programId }] of [...touched].sort(([a], [b]) => a.localeCompare(b))) {
       for (const at of evaluationTimes(times)) {
         alerts += await evaluateCardholder(tx, context, cardholderId, programId, at, programmes);

@@ -7,6 +7,7 @@ import {
   ScenarioSettingsSchema,
   WINDOW_HOURS_MAX,
   parseScenarioSettings,
+  readStoredScenarioSettings,
   type ScenarioSettings,
 } from './parameters.js';
 
@@ -22,8 +23,8 @@ function refused(input: unknown): LantauError {
 
 describe('scenario settings: defaults', () => {
   it('has every scenario, each with its parameters, valid against its own schema', () => {
-    expect(Object.keys(DEFAULT_SCENARIO_SETTINGS)).toEqual([...SCENARIOS]);
-    expect(Object.keys(ScenarioSettingsSchema.properties)).toEqual([...SCENARIOS]);
+    expect(Object.keys(DEFAULT_SCENARIO_SETTINGS)).toEqual(['reporting_currency', ...SCENARIOS]);
+    expect(Object.keys(ScenarioSettingsSchema.properties)).toEqual(['reporting_currency', ...SCENARIOS]);
     expect(Value.Check(ScenarioSettingsSchema, DEFAULT_SCENARIO_SETTINGS)).toBe(true);
     for (const scenario of SCENARIOS) expect(DEFAULT_SCENARIO_SETTINGS[scenario].enabled).toBe(true);
   });
@@ -99,6 +100,47 @@ describe('scenario settings: merging', () => {
     expect(settings.structuring.margin_percent).toBe(50);
     expect(settings.structuring.window_hours).toBe(WINDOW_HOURS_MAX);
     expect(settings.tier_limit_probing.balance_count_min).toBe(1);
+  });
+});
+
+describe('scenario settings: the reporting currency and stored versions', () => {
+  it('counts in HKD unless the programme names another reporting currency', () => {
+    expect(DEFAULT_SCENARIO_SETTINGS.reporting_currency).toBe('HKD');
+    expect(parseScenarioSettings({ reporting_currency: 'USD' }).reporting_currency).toBe('USD');
+    for (const value of ['usd', 'XAU', 5, null]) {
+      const error = refused({ reporting_currency: value });
+      expect(error.code).toBe('scenario_parameter_invalid');
+      expect(error.param).toBe('reporting_currency');
+      expect(error.message).toContain('reporting_currency must be an ISO 4217 currency code');
+    }
+  });
+
+  it('reads a stored version as it was stored: a currency taken out stays out', () => {
+    const changed = parseScenarioSettings({
+      structuring: { thresholds: { HKD: null, USD: [1_000_000] } },
+      rapid_movement: { load_amount_min: { HKD: null } },
+    });
+    expect(changed.structuring.thresholds).toEqual({ USD: [1_000_000] });
+    const stored = JSON.parse(JSON.stringify(changed)) as unknown;
+    const read = readStoredScenarioSettings(stored);
+    expect(read).toEqual(changed);
+    expect(read.rapid_movement.load_amount_min).toEqual({});
+    // Given as a change instead, the same object would merge into the defaults' maps and bring HKD back.
+    expect(parseScenarioSettings(stored).structuring.thresholds).toHaveProperty('HKD');
+  });
+
+  it('fills in a parameter added to Lantau after a version was stored, from the defaults', () => {
+    const stored = JSON.parse(JSON.stringify(DEFAULT_SCENARIO_SETTINGS)) as {
+      reporting_currency?: string;
+      tier_limit_probing: Record<string, unknown>;
+    };
+    delete stored.reporting_currency;
+    delete stored.tier_limit_probing.refused_count_min;
+    const read = readStoredScenarioSettings(stored);
+    expect(read.reporting_currency).toBe('HKD');
+    expect(read.tier_limit_probing.refused_count_min).toBe(
+      DEFAULT_SCENARIO_SETTINGS.tier_limit_probing.refused_count_min,
+    );
   });
 });
 

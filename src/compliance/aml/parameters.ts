@@ -6,9 +6,13 @@
  * settings).
  *
  * Units are in the names: windows in whole hours, shares in whole percent, amounts in integer minor units of the
- * currency they are listed under. Amounts are per currency because Lantau converts nothing to watch for a pattern
- * (as the KYC tiers convert nothing to apply a limit): a rule whose amounts name no entry for a currency does not
- * look at that currency's activity. The defaults are for Hong Kong dollars (DESIGN.md's reference facts):
+ * currency they are listed under. A rule's amounts are per currency, and a cardholder's activity is added up across
+ * all their wallets whatever their currencies: an amount in a currency the rule names is watched in that currency,
+ * and one in any other currency is watched in the programme's `reporting_currency`, converted at the rate of its
+ * time (the monitor converts; an amount with no rate to convert it at is watched only where its own currency is
+ * named). AMLO's thresholds are "HKD 8,000 or its equivalent in any other currency": naming HKD alone, as the
+ * defaults do, adds every currency together in HKD; naming USD as well watches USD apart. The defaults are for Hong
+ * Kong dollars (DESIGN.md's reference facts):
  *
  * - structuring watches for amounts just under AMLO's thresholds: HKD 8,000 (wire transfers) and HKD 120,000
  *   (occasional transactions), linked transactions counted together;
@@ -102,6 +106,7 @@ export const TierLimitProbingSchema = Type.Object(
       100,
     ),
     yearly_count_min: Count('Loads near max_loads_per_year within the window that raise a hit'),
+    refused_count_min: Count("Loads refused at the tier's caps within the window that raise a hit"),
     window_hours: Hours('The window'),
   },
   { additionalProperties: false },
@@ -135,8 +140,13 @@ export const SharedDeviceSchema = Type.Object(
   {
     enabled: Enabled,
     window_hours: Hours('The window'),
-    cardholders_min: Count(
-      'Distinct cardholders of the programme on one device or IP address that raise a hit',
+    cardholders_min: Count('Distinct cardholders of the programme on one device that raise a hit', 2),
+    ip_cardholders_min: Count(
+      'Distinct cardholders of the programme on one IP address (when no device was given) that raise a hit',
+      2,
+    ),
+    ip_cardholders_max: Count(
+      'More distinct cardholders than this on one IP address within the lookback make it a public gateway (a carrier NAT): no hit',
       2,
     ),
   },
@@ -173,8 +183,15 @@ export const CrossBorderSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const ReportingCurrency = Type.String({
+  pattern: '^[A-Z]{3}$',
+  description:
+    "The currency a rule watches an amount in when the rule names no amount in the amount's own currency (ISO 4217)",
+});
+
 export const ScenarioSettingsSchema = Type.Object(
   {
+    reporting_currency: ReportingCurrency,
     structuring: StructuringSchema,
     tier_limit_probing: TierLimitProbingSchema,
     rapid_movement: RapidMovementSchema,
@@ -198,6 +215,8 @@ export type ScenarioSettings = DeepReadonly<Static<typeof ScenarioSettingsSchema
 const HOURS_PER_DAY = 24;
 
 export const DEFAULT_SCENARIO_SETTINGS: ScenarioSettings = {
+  // A Hong Kong SVF licensee's (DESIGN.md): AMLO and the JFIU count in Hong Kong dollars.
+  reporting_currency: 'HKD',
   structuring: {
     enabled: true,
     // AMLO (Cap. 615): wire transfers of HKD 8,000 or more, occasional transactions of HKD 120,000 or more.
@@ -223,6 +242,8 @@ export const DEFAULT_SCENARIO_SETTINGS: ScenarioSettings = {
     // The last tenth of the year's allowance, reached again and again: loading up to the tier instead of verifying.
     yearly_percent_min: 90,
     yearly_count_min: 3,
+    // A top-up refused once is a misjudged balance; a third refusal in a month is feeling for the cap.
+    refused_count_min: 3,
     window_hours: 30 * HOURS_PER_DAY,
   },
   rapid_movement: {
@@ -247,8 +268,13 @@ export const DEFAULT_SCENARIO_SETTINGS: ScenarioSettings = {
   shared_device: {
     enabled: true,
     window_hours: 7 * HOURS_PER_DAY,
-    // A household shares a tablet or a home connection; four people of one programme on one key in a week rarely do.
+    // A household shares a tablet; four people of one programme on one device in a week rarely do.
     cardholders_min: 4,
+    // An IP address is shared far more innocently: offices, campuses and homes put several people behind one, so
+    // ten in a week; a mobile carrier's NAT puts thousands, so one that more than 50 of the programme's cardholders
+    // used within the lookback is a gateway and raises nothing (the bench's carrier addresses: 41 to 367 a week).
+    ip_cardholders_min: 10,
+    ip_cardholders_max: 50,
   },
   capture_abuse: {
     enabled: true,
@@ -390,22 +416,32 @@ function merged(current: unknown, given: unknown, name: string): unknown {
   return Object.fromEntries(result);
 }
 
+/** Checks a programme's reporting currency (a string of an ISO 4217 code). */
+function checkReportingCurrency(value: unknown): string {
+  if (typeof value !== 'string' || !isCurrencyCode(value)) {
+    refuse(
+      `reporting_currency must be an ISO 4217 currency code, not ${describe(value)}`,
+      'reporting_currency',
+    );
+  }
+  return value;
+}
+
 /**
- * Checks a programme's scenario settings (parsed JSON: `{ "structuring": { "window_hours": 72 }, … }`) and returns
- * them whole: each given parameter over `base` (the defaults unless the programme's current settings are given), a
- * map by currency merged currency by currency (null takes a currency out). Nothing is coerced. Throws a 400 `scenario_unknown` for a scenario
- * that does not exist and `scenario_parameter_invalid` for anything else wrong, naming the path (`param`).
+ * Checks scenario settings (parsed JSON) and returns them whole over `base`; `replaceMaps` takes a map by currency
+ * as given (whole stored settings) instead of merging it into base's.
  */
-export function parseScenarioSettings(
-  input: unknown,
-  base: ScenarioSettings = DEFAULT_SCENARIO_SETTINGS,
-): ScenarioSettings {
+function parseOver(input: unknown, base: ScenarioSettings, replaceMaps: boolean): ScenarioSettings {
   if (!isRecord(input)) {
     refuse(`Scenario settings are an object of scenarios (${SCENARIOS.join(', ')}), not ${describe(input)}`);
   }
-  const result: Record<string, unknown> = {};
+  const result: Record<string, unknown> = { reporting_currency: base.reporting_currency };
   for (const scenario of SCENARIOS) result[scenario] = base[scenario];
   for (const [scenario, given] of Object.entries(input)) {
+    if (scenario === 'reporting_currency') {
+      result.reporting_currency = checkReportingCurrency(given);
+      continue;
+    }
     if (!isScenario(scenario)) {
       throw invalidRequest(
         'scenario_unknown',
@@ -427,9 +463,31 @@ export function parseScenarioSettings(
         );
       }
       checkValue(schema, value, path);
-      current[name] = merged(current[name], value, name);
+      current[name] = merged(replaceMaps ? {} : current[name], value, name);
     }
     result[scenario] = current;
   }
   return result as unknown as ScenarioSettings;
+}
+
+/**
+ * Checks a programme's change to its scenario settings (parsed JSON: `{ "structuring": { "window_hours": 72 }, … }`)
+ * and returns the settings whole: each given parameter over `base` (the defaults unless the programme's current
+ * settings are given), a map by currency merged currency by currency (null takes a currency out). Nothing is
+ * coerced. Throws a 400 `scenario_unknown` for a scenario that does not exist and `scenario_parameter_invalid` for
+ * anything else wrong, naming the path (`param`).
+ */
+export function parseScenarioSettings(
+  input: unknown,
+  base: ScenarioSettings = DEFAULT_SCENARIO_SETTINGS,
+): ScenarioSettings {
+  return parseOver(input, base, false);
+}
+
+/**
+ * Reads settings stored whole (a version `parseScenarioSettings` made): each parameter as stored, so a currency
+ * taken out stays out; only a parameter added to Lantau after the version was stored comes from the defaults.
+ */
+export function readStoredScenarioSettings(stored: unknown): ScenarioSettings {
+  return parseOver(stored, DEFAULT_SCENARIO_SETTINGS, true);
 }

@@ -21,6 +21,9 @@ import {
 const SUBJECT_NAME = '陳大文 (Chan Tai Man)';
 const SUBJECT_EMAIL = 'chan.taiman@example.hk';
 const SUBJECT_PHONE = '+85291234567';
+const SUBJECT_OCCUPATION = 'Clerk, trading company';
+const KYC_REJECTED = 'kyc_01jq8t5a1b2c3d4e5f6g7h8j9k';
+const KYC_VERIFIED = 'kyc_01jq8t9a1b2c3d4e5f6g7h8j9k';
 
 const CARD_A = 'card_01jq8v2k3m4n5p6q7r8s9t0v1w';
 const CARD_B = 'card_01jq8v2k3m4n5p6q7r8s9t0v1x';
@@ -114,6 +117,11 @@ function realisticInput(): StrInput {
       programId: 'prog_01jp0a1b2c3d4e5f6g7h8j9k0m',
       programName: 'Harbour Pay',
       licenceNumber: 'SVF0099',
+      name: 'Harbour Pay Limited',
+      address: 'Unit 1201, 12/F, Harbour Centre\n25 Harbour Road, Wan Chai, Hong Kong',
+      contactName: 'Lee Ka Wai (MLRO)',
+      contactPhone: '+85221234567',
+      contactEmail: 'compliance@harbourpay.example',
       platform: { name: 'Lantau', version: '0.1.0' },
     },
     subject: {
@@ -121,6 +129,7 @@ function realisticInput(): StrInput {
       name: SUBJECT_NAME,
       dateOfBirth: '1988-07-16',
       nationality: 'HK',
+      occupation: SUBJECT_OCCUPATION,
       address: {
         line1: 'Flat 12B, Tower 3, Harbour View Gardens',
         line2: '8 Tai Kok Tsui Road',
@@ -132,6 +141,25 @@ function realisticInput(): StrInput {
       email: SUBJECT_EMAIL,
       phoneNumber: SUBJECT_PHONE,
       kycStatus: 'verified',
+      // Listed newest first, as issuing reads them; the package lists them by id.
+      identityVerifications: [
+        {
+          id: KYC_VERIFIED,
+          provider: 'manual',
+          status: 'verified',
+          reference: 'review-2026-0117',
+          startedAt: new Date('2026-01-16T02:00:00Z'),
+          decidedAt: new Date('2026-01-17T03:30:00Z'),
+        },
+        {
+          id: KYC_REJECTED,
+          provider: 'onfido',
+          status: 'rejected',
+          reference: 'chk_8f2a1c',
+          startedAt: '2026-01-10T09:00:00+08:00',
+          decidedAt: '2026-01-10T09:05:00+08:00',
+        },
+      ],
     },
     accounts: [
       { id: WALLET_USD, currency: 'USD', balance: 19_99, status: 'active' },
@@ -188,6 +216,14 @@ function withChanges(changes: Record<string, unknown>, base: StrInput = realisti
     else input[key] = value;
   }
   return input as unknown as StrInput;
+}
+
+function withVerification(index: number, changes: Record<string, unknown>): StrInput {
+  const base = realisticInput();
+  const list = (base.subject.identityVerifications ?? []).map((verification, at) =>
+    at === index ? { ...verification, ...changes } : verification,
+  );
+  return withChanges({ subject: { ...base.subject, identityVerifications: list } }, base);
 }
 
 function withTransaction(index: number, changes: Record<string, unknown>): StrInput {
@@ -259,7 +295,17 @@ describe('a suspicious-transaction report package', () => {
       decided_at: '2026-02-20T15:45:00+08:00',
       period: { from: '2026-02-10T10:11:00+08:00', to: '2026-02-15T14:30:00+08:00' },
     });
-    expect(json.reporting_entity.licence_number).toBe('SVF0099');
+    expect(json.reporting_entity).toEqual({
+      program_id: 'prog_01jp0a1b2c3d4e5f6g7h8j9k0m',
+      program_name: 'Harbour Pay',
+      licence_number: 'SVF0099',
+      name: 'Harbour Pay Limited',
+      address: 'Unit 1201, 12/F, Harbour Centre\n25 Harbour Road, Wan Chai, Hong Kong',
+      contact_name: 'Lee Ka Wai (MLRO)',
+      contact_phone: '+85221234567',
+      contact_email: 'compliance@harbourpay.example',
+      platform: { name: 'Lantau', version: '0.1.0' },
+    });
     expect(json.reporting_officer).toEqual({
       user_id: 'user_01jn0a1b2c3d4e5f6g7h8j9k0m',
       name: 'Wong Siu Ming',
@@ -267,6 +313,26 @@ describe('a suspicious-transaction report package', () => {
     });
     expect(json.subject).toMatchObject({ name: SUBJECT_NAME, nationality: 'HK', kyc_status: 'verified' });
     expect(json.subject.address).toMatchObject({ city: 'Kowloon', state: null, postal_code: null });
+    expect(json.subject.occupation).toBe(SUBJECT_OCCUPATION);
+    // The identification evidence: the provider's verifications, by id, in Hong Kong Time.
+    expect(json.subject.identity_verifications).toEqual([
+      {
+        id: KYC_REJECTED,
+        provider: 'onfido',
+        status: 'rejected',
+        reference: 'chk_8f2a1c',
+        started_at: '2026-01-10T09:00:00+08:00',
+        decided_at: '2026-01-10T09:05:00+08:00',
+      },
+      {
+        id: KYC_VERIFIED,
+        provider: 'manual',
+        status: 'verified',
+        reference: 'review-2026-0117',
+        started_at: '2026-01-16T10:00:00+08:00',
+        decided_at: '2026-01-17T11:30:00+08:00',
+      },
+    ]);
     // Lists in a stable order: accounts and cards by id, transactions by time, alerts by id.
     expect(json.accounts.map((account) => account.id)).toEqual([WALLET_HKD, WALLET_USD]);
     expect(json.cards.map((card) => card.id)).toEqual([CARD_A, CARD_B, CARD_C]);
@@ -363,6 +429,29 @@ describe('a suspicious-transaction report package', () => {
     expect(xmlTexts(xml, '//s:subject/s:name')).toEqual([json.subject.name]);
     expect(xmlTexts(xml, '/s:str_package/s:reason_for_suspicion')).toEqual([json.reason_for_suspicion]);
     expect(xmlTexts(xml, '//s:report/s:decided_at')).toEqual([json.report.decided_at]);
+    expect(xmlTexts(xml, '//s:reporting_entity/*[not(*)]')).toEqual([
+      json.reporting_entity.program_id,
+      json.reporting_entity.program_name,
+      'SVF0099',
+      'Harbour Pay Limited',
+      json.reporting_entity.address,
+      'Lee Ka Wai (MLRO)',
+      '+85221234567',
+      'compliance@harbourpay.example',
+    ]);
+    expect(xmlTexts(xml, '//s:subject/s:occupation')).toEqual([SUBJECT_OCCUPATION]);
+    const verificationFields = ['id', 'provider', 'status', 'reference', 'started_at', 'decided_at'] as const;
+    expect(
+      withXml(xml, (document) =>
+        document
+          .find('//s:subject/s:identity_verifications/s:identity_verification', NS)
+          .map((node) => verificationFields.map((name) => node.get(`s:${name}`, NS)?.content ?? null)),
+      ),
+    ).toEqual(
+      json.subject.identity_verifications.map((verification) =>
+        verificationFields.map((name) => verification[name]),
+      ),
+    );
     // JSON nulls are absent elements.
     expect(xmlTexts(xml, '//s:subject/s:address/s:state')).toEqual([]);
     expect(xmlTexts(xml, '//s:transaction[s:kind="force_post"]/s:merchant/*')).toEqual(['SG', '6051']);
@@ -436,17 +525,85 @@ describe('a suspicious-transaction report package', () => {
       name: 'Anonymous Buyer',
       date_of_birth: null,
       nationality: null,
+      occupation: null,
       address: null,
       email: null,
       phone_number: null,
       kyc_status: 'unverified',
+      identity_verifications: [],
     });
     expect([json.alerts, json.action_taken]).toEqual([[], null]);
     expect(validateStrJson(json)).toEqual([]);
     expect(validateStrXml(xml)).toEqual([]);
-    expect(xmlTexts(xml, '//s:subject/*')).toEqual([base.subject.id, 'Anonymous Buyer', 'unverified']);
+    expect(xmlTexts(xml, '//s:subject/*')).toEqual([base.subject.id, 'Anonymous Buyer', 'unverified', '']);
+    // No verification held is said, not left to be inferred.
+    expect(xml).toContain('    <identity_verifications/>\n');
     expect(xml).toContain('  <alerts/>\n');
     expect(xml).not.toContain('action_taken');
+  });
+
+  it('reports an institution that configured none of its particulars: null in JSON, absent in XML, never guessed', () => {
+    const base = realisticInput();
+    for (const institution of [
+      {
+        programId: base.institution.programId,
+        programName: base.institution.programName,
+        licenceNumber: base.institution.licenceNumber,
+        platform: base.institution.platform,
+      },
+      {
+        ...base.institution,
+        name: null,
+        address: ' ',
+        contactName: '',
+        contactPhone: null,
+        contactEmail: null,
+      },
+    ]) {
+      const { json, xml } = buildStrPackage(withChanges({ institution }));
+      expect(json.reporting_entity).toEqual({
+        program_id: base.institution.programId,
+        program_name: 'Harbour Pay',
+        licence_number: 'SVF0099',
+        name: null,
+        address: null,
+        contact_name: null,
+        contact_phone: null,
+        contact_email: null,
+        platform: { name: 'Lantau', version: '0.1.0' },
+      });
+      expect(validateStrJson(json)).toEqual([]);
+      expect(validateStrXml(xml)).toEqual([]);
+      expect(xmlTexts(xml, '//s:reporting_entity/*[not(*)]')).toEqual([
+        base.institution.programId,
+        'Harbour Pay',
+        'SVF0099',
+      ]);
+    }
+  });
+
+  it('still validates a package filed before the institution’s particulars, occupation and verifications', () => {
+    const { json, xml } = buildStrPackage(realisticInput());
+    const earlier = copy(json);
+    const entity = earlier.reporting_entity as Record<string, unknown>;
+    for (const field of ['name', 'address', 'contact_name', 'contact_phone', 'contact_email']) {
+      Reflect.deleteProperty(entity, field);
+    }
+    Reflect.deleteProperty(earlier.subject as Record<string, unknown>, 'occupation');
+    Reflect.deleteProperty(earlier.subject as Record<string, unknown>, 'identity_verifications');
+    expect(validateStrJson(earlier)).toEqual([]);
+    const earlierXml = xml
+      .replace(
+        / *<(name|address|contact_name|contact_phone|contact_email)>[^<]*<\/\1>\n(?=[\s\S]*<platform>)/g,
+        '',
+      )
+      .replace(/ *<occupation>[^<]*<\/occupation>\n/, '')
+      .replace(/ *<identity_verifications>[\s\S]*<\/identity_verifications>\n/, '');
+    expect(earlierXml).not.toContain('Harbour Pay Limited');
+    expect(earlierXml).not.toContain('<contact_name>');
+    expect(earlierXml).not.toContain('<identity_verification');
+    expect(earlierXml).not.toContain('<occupation>');
+    expect(validateStrXml(earlierXml)).toEqual([]);
   });
 
   it('escapes hostile names and keeps them exact, and the XML still validates', () => {
@@ -580,6 +737,47 @@ describe('refusing a package that cannot be a report', () => {
       ],
       [withChanges({ reportId: undefined }), 'parameter_missing', 'reportId'],
       [withChanges({ decidedAt: 'soon' }), 'parameter_invalid', 'decidedAt'],
+      [
+        withChanges({ institution: { ...base.institution, contactPhone: '2123 4567' } }),
+        'parameter_invalid',
+        'institution.contactPhone',
+      ],
+      [
+        withChanges({ institution: { ...base.institution, contactEmail: 'compliance at harbourpay' } }),
+        'parameter_invalid',
+        'institution.contactEmail',
+      ],
+      [
+        withChanges({ institution: { ...base.institution, address: 'x'.repeat(501) } }),
+        'parameter_invalid',
+        'institution.address',
+      ],
+      [
+        withChanges({ subject: { ...base.subject, occupation: 'x'.repeat(201) } }),
+        'parameter_invalid',
+        'subject.occupation',
+      ],
+      [
+        withVerification(0, { status: 'approved' }),
+        'parameter_invalid',
+        'subject.identityVerifications[0].status',
+      ],
+      [
+        withVerification(0, { provider: 'Onfido Ltd' }),
+        'parameter_invalid',
+        'subject.identityVerifications[0].provider',
+      ],
+      [
+        withVerification(0, { startedAt: undefined }),
+        'parameter_missing',
+        'subject.identityVerifications[0].startedAt',
+      ],
+      [
+        withVerification(0, { decidedAt: '2026-01-01T00:00:00Z' }),
+        'parameter_invalid',
+        'subject.identityVerifications[0].decidedAt',
+      ],
+      [withVerification(1, { id: KYC_VERIFIED }), 'parameter_invalid', 'subject.identityVerifications[1].id'],
       [withTransaction(4, { cardId: 'card_unknown' }), 'parameter_invalid', 'transactions[4].cardId'],
       [withTransaction(0, { accountId: 'acct_unknown' }), 'parameter_invalid', 'transactions[0].accountId'],
       [
@@ -624,6 +822,7 @@ describe('refusing a package that cannot be a report', () => {
       '+852 9123 4567',
       'Chan\u0007Tai Man',
       'Hong Kong Island',
+      'Croupier\u0000Macao',
     ];
     const inputs = [
       withChanges({ subject: { ...base.subject, dateOfBirth: personal[0] } }),
@@ -631,6 +830,7 @@ describe('refusing a package that cannot be a report', () => {
       withChanges({ subject: { ...base.subject, phoneNumber: personal[2] } }),
       withChanges({ subject: { ...base.subject, name: personal[3] } }),
       withChanges({ subject: { ...base.subject, nationality: personal[4] } }),
+      withChanges({ subject: { ...base.subject, occupation: personal[5] } }),
       withChanges({
         subject: { ...base.subject, address: { line1: personal[4], city: 'x'.repeat(201), country: 'HK' } },
       }),
@@ -638,7 +838,15 @@ describe('refusing a package that cannot be a report', () => {
     for (const input of inputs) {
       const error = refusal(input);
       const said = `${error.message} ${error.param ?? ''}`;
-      for (const value of [...personal, SUBJECT_NAME, SUBJECT_EMAIL, SUBJECT_PHONE, 'xxxxxxxx']) {
+      for (const value of [
+        ...personal,
+        'Croupier',
+        SUBJECT_NAME,
+        SUBJECT_EMAIL,
+        SUBJECT_PHONE,
+        SUBJECT_OCCUPATION,
+        'xxxxxxxx',
+      ]) {
         expect(said).not.toContain(value);
       }
     }
@@ -701,6 +909,16 @@ describe('validating a hand-broken package', () => {
         'unknown field',
         (json) => (part(json, 'subject').passport = 'K1234567'),
         /^\/subject: must NOT have additional properties \(passport\)/,
+      ],
+      [
+        'unknown verification status',
+        (json) => (part(json, 'subject', 'identity_verifications', 0).status = 'approved'),
+        /^\/subject\/identity_verifications\/0\/status: must be equal to one of the allowed values/,
+      ],
+      [
+        'contact phone not E.164',
+        (json) => (part(json, 'reporting_entity').contact_phone = '2123 4567'),
+        /^\/reporting_entity\/contact_phone: must match its pattern: E.164/,
       ],
       [
         'unknown currency',
@@ -778,6 +996,18 @@ describe('validating a hand-broken package', () => {
         /Element 'amount'/,
       ],
       [
+        'verification without its start',
+        xml.replace(/ *<started_at>[^<]*<\/started_at>\n/, ''),
+        /Element 'decided_at': This element is not expected. Expected is \( started_at \)/,
+      ],
+      [
+        'occupation after the address',
+        xml
+          .replace(/ *<occupation>[^<]*<\/occupation>\n/, '')
+          .replace('<kyc_status>', `<occupation>${SUBJECT_OCCUPATION}</occupation>\n    <kyc_status>`),
+        /Element 'occupation': This element is not expected/,
+      ],
+      [
         'unknown currency',
         xml.replace('<currency>USD</currency>', '<currency>ZZZ</currency>'),
         /currency must be an ISO 4217/,
@@ -834,6 +1064,10 @@ describe('validating a hand-broken package', () => {
       xml.replace('<nationality>HK</nationality>', `<nationality>${secret}</nationality>`),
       xml.replace('<kyc_status>verified</kyc_status>', `<kyc_status>${secret}</kyc_status>`),
       xml.replace(`<name>${SUBJECT_NAME}</name>`, `<name>${secret.repeat(20)}</name>`),
+      xml.replace(
+        `<occupation>${SUBJECT_OCCUPATION}</occupation>`,
+        `<occupation>${secret.repeat(20)}</occupation>`,
+      ),
       xml.replace(
         `<phone_number>${SUBJECT_PHONE}</phone_number>`,
         `<phone_number>'${secret}' is not a valid value of x</phone_number>`,

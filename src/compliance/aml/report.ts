@@ -6,7 +6,12 @@ import { isCountryCode } from '../../platform/countries.js';
 import { LantauError, invalidRequest } from '../../platform/errors.js';
 import { findCurrency, type Currency } from '../../platform/money.js';
 import { isRecord } from '../../platform/records.js';
-import { KYC_STATUSES, type KycStatus } from '../kyc/status.js';
+import {
+  KYC_STATUSES,
+  VERIFICATION_STATUSES,
+  type KycStatus,
+  type VerificationStatus,
+} from '../kyc/status.js';
 
 /**
  * The suspicious-transaction report (STR) package: what a case decided `reported` hands to the JFIU, Hong Kong's
@@ -29,9 +34,13 @@ import { KYC_STATUSES, type KycStatus } from '../kyc/status.js';
 /** An instant: ISO 8601 (RFC 3339) with an offset, or a Date as the database returns a timestamptz. */
 export type StrTime = string | Date;
 
-/** The money movements an STR lists: the monitor's activity kinds (activity.ts) less card events. */
+/**
+ * The money movements an STR lists: the monitor's activity kinds (activity.ts) less card events and onboarding. A
+ * `load_declined` is an attempted load the KYC tier refused: no money moved, and FIU reports list attempts too.
+ */
 export const STR_TRANSACTION_KINDS = [
   'load',
+  'load_declined',
   'unload',
   'authorization',
   'capture',
@@ -43,6 +52,7 @@ export type StrTransactionKind = (typeof STR_TRANSACTION_KINDS)[number];
 /** Seen from the cardholder's wallet: loads and refunds put money in, the rest take it out (or ask to). */
 const DIRECTION_OF: Readonly<Record<StrTransactionKind, 'credit' | 'debit'>> = {
   load: 'credit',
+  load_declined: 'credit',
   unload: 'debit',
   authorization: 'debit',
   capture: 'debit',
@@ -55,6 +65,17 @@ export interface StrInstitution {
   readonly programName: string;
   /** The issuer's stored value facility licence number (Cap. 584), as the programme configured it. */
   readonly licenceNumber: string;
+  /**
+   * The licensed institution's own particulars, as the programme configured them. Absent, null or blank: not
+   * configured, and the package says null rather than guess (the programme's name is not the institution's).
+   */
+  readonly name?: string | null;
+  readonly address?: string | null;
+  /** Whom the JFIU may call about the institution's reports (its MLRO, say), beside the analyst who decided. */
+  readonly contactName?: string | null;
+  /** E.164. */
+  readonly contactPhone?: string | null;
+  readonly contactEmail?: string | null;
   /** The software that produced the package. */
   readonly platform: { readonly name: string; readonly version: string };
 }
@@ -69,6 +90,21 @@ export interface StrAddress {
   readonly country: string;
 }
 
+/**
+ * A KYC verification of the subject: the identification evidence Lantau holds. It keeps no document numbers; the
+ * provider's reference finds the provider's own record of what was checked.
+ */
+export interface StrIdentityVerification {
+  readonly id: string;
+  /** The provider's name, as verifications name it (`kyc_verifications.provider`). */
+  readonly provider: string;
+  readonly status: VerificationStatus;
+  readonly reference?: string | null;
+  readonly startedAt: StrTime;
+  /** When it was verified or rejected; null while it is open. */
+  readonly decidedAt?: StrTime | null;
+}
+
 /** The cardholder, personal data decrypted by the caller. Absent or null: the cardholder never gave it. */
 export interface StrSubject {
   readonly id: string;
@@ -77,11 +113,14 @@ export interface StrSubject {
   readonly dateOfBirth?: string | null;
   /** ISO 3166-1 alpha-2. */
   readonly nationality?: string | null;
+  readonly occupation?: string | null;
   readonly address?: StrAddress | null;
   readonly email?: string | null;
   /** E.164. */
   readonly phoneNumber?: string | null;
   readonly kycStatus: KycStatus;
+  /** Every verification of the subject, open ones too; absent: none. */
+  readonly identityVerifications?: readonly StrIdentityVerification[];
 }
 
 /** A wallet. */
@@ -167,11 +206,21 @@ export interface StrWindowJson {
   readonly to: string;
 }
 
+export interface StrIdentityVerificationJson {
+  readonly id: string;
+  readonly provider: string;
+  readonly status: VerificationStatus;
+  readonly reference: string | null;
+  readonly started_at: string;
+  readonly decided_at: string | null;
+}
+
 export interface StrSubjectJson {
   readonly cardholder_id: string;
   readonly name: string;
   readonly date_of_birth: string | null;
   readonly nationality: string | null;
+  readonly occupation: string | null;
   readonly address: {
     readonly line1: string;
     readonly line2: string | null;
@@ -183,6 +232,7 @@ export interface StrSubjectJson {
   readonly email: string | null;
   readonly phone_number: string | null;
   readonly kyc_status: KycStatus;
+  readonly identity_verifications: readonly StrIdentityVerificationJson[];
 }
 
 export interface StrAccountJson {
@@ -247,6 +297,12 @@ export interface StrPackageJson {
     readonly program_id: string;
     readonly program_name: string;
     readonly licence_number: string;
+    /** Null: the programme did not configure it. */
+    readonly name: string | null;
+    readonly address: string | null;
+    readonly contact_name: string | null;
+    readonly contact_phone: string | null;
+    readonly contact_email: string | null;
     readonly platform: { readonly name: string; readonly version: string };
   };
   readonly reporting_officer: { readonly user_id: string; readonly name: string; readonly email: string };
@@ -276,12 +332,16 @@ const CARDS_MAX = 1_000;
 const TRANSACTIONS_MAX = 10_000;
 const ALERTS_MAX = 1_000;
 const ACTIVITY_IDS_MAX = 10_000;
+const IDENTITY_VERIFICATIONS_MAX = 100;
 /** Validators report at most this many problems: past a few, more say nothing new. */
 const PROBLEMS_MAX = 50;
 
 const NAME_LENGTH_MAX = 200;
 const LABEL_LENGTH_MAX = 64;
 const EMAIL_LENGTH_MAX = 254;
+const INSTITUTION_ADDRESS_LENGTH_MAX = 500;
+/** As long as a provider's reference may be (compliance/kyc/providers.ts). */
+const REFERENCE_LENGTH_MAX = 255;
 const ALERT_REASON_LENGTH_MAX = 500;
 const ALERT_SUMMARY_LENGTH_MAX = 2_000;
 const ACTION_LENGTH_MAX = 4_000;
@@ -292,6 +352,8 @@ const GROUNDS_LENGTH_MAX = 20_000;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
 const STATUS = /^[a-z][a-z0-9_]{0,31}$/;
 const SCENARIO = /^[a-z][a-z0-9_]{0,63}$/;
+/** A KYC provider's name, as compliance/kyc/providers.ts allows it. */
+const PROVIDER = /^[a-z][a-z0-9_]{0,31}$/;
 const FOUR_DIGITS = /^[0-9]{4}$/;
 const E164 = /^\+[1-9][0-9]{1,14}$/;
 // Loose on purpose (one @, a dot in the domain, no spaces), as personal-data.ts checks: the package reports what
@@ -374,6 +436,14 @@ function readEmail(value: unknown, param: string): string {
   const text = readText(value, param, EMAIL_LENGTH_MAX);
   if (!EMAIL.test(text)) throw invalid(param, 'must be an email address');
   return text;
+}
+
+function readOptionalEmail(value: unknown, param: string): string | null {
+  return absent(value) ? null : readEmail(value, param);
+}
+
+function readOptionalPhone(value: unknown, param: string): string | null {
+  return readOptionalPattern(value, param, E164, 'must be E.164');
 }
 
 function readCountry(value: unknown, param: string): string {
@@ -507,6 +577,11 @@ function institutionJson(value: unknown): StrPackageJson['reporting_entity'] {
     program_id: readId(institution.programId, 'institution.programId'),
     program_name: readText(institution.programName, 'institution.programName', NAME_LENGTH_MAX),
     licence_number: readText(institution.licenceNumber, 'institution.licenceNumber', LABEL_LENGTH_MAX),
+    name: readOptionalText(institution.name, 'institution.name', NAME_LENGTH_MAX),
+    address: readOptionalText(institution.address, 'institution.address', INSTITUTION_ADDRESS_LENGTH_MAX),
+    contact_name: readOptionalText(institution.contactName, 'institution.contactName', NAME_LENGTH_MAX),
+    contact_phone: readOptionalPhone(institution.contactPhone, 'institution.contactPhone'),
+    contact_email: readOptionalEmail(institution.contactEmail, 'institution.contactEmail'),
     platform: {
       name: readText(platform.name, 'institution.platform.name', LABEL_LENGTH_MAX),
       version: readText(platform.version, 'institution.platform.version', LABEL_LENGTH_MAX),
@@ -556,11 +631,48 @@ function subjectJson(value: unknown): StrSubjectJson {
     name: readText(subject.name, 'subject.name', NAME_LENGTH_MAX),
     date_of_birth: readDate(subject.dateOfBirth, 'subject.dateOfBirth'),
     nationality: readOptionalCountry(subject.nationality, 'subject.nationality'),
+    occupation: readOptionalText(subject.occupation, 'subject.occupation', NAME_LENGTH_MAX),
     address: addressJson(subject.address),
-    email: absent(subject.email) ? null : readEmail(subject.email, 'subject.email'),
-    phone_number: readOptionalPattern(subject.phoneNumber, 'subject.phoneNumber', E164, 'must be E.164'),
+    email: readOptionalEmail(subject.email, 'subject.email'),
+    phone_number: readOptionalPhone(subject.phoneNumber, 'subject.phoneNumber'),
     kyc_status: kycStatus as KycStatus,
+    identity_verifications: identityVerificationsJson(subject.identityVerifications),
   };
+}
+
+function identityVerificationsJson(value: unknown): StrIdentityVerificationJson[] {
+  if (value === undefined || value === null) return [];
+  const list = readList(value, 'subject.identityVerifications', IDENTITY_VERIFICATIONS_MAX);
+  const verifications = list.map((item, index) => {
+    const param = `subject.identityVerifications[${index}]`;
+    const verification = readRecord(item, param);
+    const status = verification.status;
+    if (typeof status !== 'string' || !(VERIFICATION_STATUSES as readonly string[]).includes(status)) {
+      throw invalid(`${param}.status`, `must be one of ${VERIFICATION_STATUSES.join(', ')}`);
+    }
+    const started = readTime(verification.startedAt, `${param}.startedAt`);
+    const decided = absent(verification.decidedAt)
+      ? null
+      : readTime(verification.decidedAt, `${param}.decidedAt`);
+    if (decided !== null && decided.ms < started.ms) {
+      throw invalid(`${param}.decidedAt`, `must not be before ${param}.startedAt`);
+    }
+    return {
+      id: readId(verification.id, `${param}.id`),
+      provider: readPattern(
+        verification.provider,
+        `${param}.provider`,
+        PROVIDER,
+        'must be a provider name in snake_case',
+      ),
+      status: status as VerificationStatus,
+      reference: readOptionalText(verification.reference, `${param}.reference`, REFERENCE_LENGTH_MAX),
+      started_at: started.text,
+      decided_at: decided?.text ?? null,
+    };
+  });
+  assertUnique(verifications, 'subject.identityVerifications');
+  return verifications.sort(byId);
 }
 
 function addressJson(value: unknown): StrSubjectJson['address'] {
@@ -864,6 +976,7 @@ function subjectElement(subject: StrSubjectJson): Element {
     leaf('name', subject.name),
     leaf('date_of_birth', subject.date_of_birth),
     leaf('nationality', subject.nationality),
+    leaf('occupation', subject.occupation),
     address === null
       ? null
       : branch('address', [
@@ -877,6 +990,19 @@ function subjectElement(subject: StrSubjectJson): Element {
     leaf('email', subject.email),
     leaf('phone_number', subject.phone_number),
     leaf('kyc_status', subject.kyc_status),
+    branch(
+      'identity_verifications',
+      subject.identity_verifications.map((verification) =>
+        branch('identity_verification', [
+          leaf('id', verification.id),
+          leaf('provider', verification.provider),
+          leaf('status', verification.status),
+          leaf('reference', verification.reference),
+          leaf('started_at', verification.started_at),
+          leaf('decided_at', verification.decided_at),
+        ]),
+      ),
+    ),
   ]);
 }
 
@@ -921,6 +1047,11 @@ function packageXml(json: StrPackageJson): string {
         leaf('program_id', json.reporting_entity.program_id),
         leaf('program_name', json.reporting_entity.program_name),
         leaf('licence_number', json.reporting_entity.licence_number),
+        leaf('name', json.reporting_entity.name),
+        leaf('address', json.reporting_entity.address),
+        leaf('contact_name', json.reporting_entity.contact_name),
+        leaf('contact_phone', json.reporting_entity.contact_phone),
+        leaf('contact_email', json.reporting_entity.contact_email),
         branch('platform', [
           leaf('name', json.reporting_entity.platform.name),
           leaf('version', json.reporting_entity.platform.version),

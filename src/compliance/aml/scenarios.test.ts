@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ACTIVITY_KINDS, type Activity, type CardholderActivity, type TierCaps } from './activity.js';
 import { DEFAULT_SCENARIO_SETTINGS, parseScenarioSettings, type ScenarioSettings } from './parameters.js';
 import {
-  activityLookbackMs,
+  activityLookback,
   evaluateScenario,
   evaluateScenarios,
   evaluateSharedDevice,
@@ -23,6 +23,7 @@ const VERIFIED: TierCaps = { maxBalance: HKD(200_000), maxLoadsPerYear: HKD(1_20
 
 const PREFIX: Readonly<Record<Activity['kind'], string>> = {
   load: 'load',
+  load_declined: 'load',
   unload: 'unld',
   authorization: 'auth',
   capture: 'txn',
@@ -30,6 +31,7 @@ const PREFIX: Readonly<Record<Activity['kind'], string>> = {
   refund: 'txn',
   card_created: 'card',
   card_closed: 'card',
+  onboarding: 'chd',
 };
 
 let sequence = 0;
@@ -52,6 +54,8 @@ function activity(draft: Draft): Activity {
     flags: [],
     balanceAfter: null,
     deviceKey: null,
+    deviceKind: null,
+    converted: null,
     ...draft,
   };
 }
@@ -562,7 +566,7 @@ describe('shared device', () => {
         activityIds: idsOf(pattern.slice(0, -1)),
       });
     }
-    expect(hits[0]?.summary).toBe('4 cardholders used one device or IP address within 7 days (7 activities)');
+    expect(hits[0]?.summary).toBe('4 cardholders used one device within 7 days (7 activities)');
     // Never from the per-cardholder evaluation.
     expect(evaluate(pattern.filter((each) => each.cardholderId === HOLDER))).toEqual([]);
   });
@@ -580,7 +584,7 @@ describe('shared device', () => {
     expect(after[4]).toMatchObject({
       cardholderId: 'chd_e',
       activityIds: idsOf([...pattern, joining]),
-      summary: '5 cardholders used one device or IP address within 7 days (9 activities)',
+      summary: '5 cardholders used one device within 7 days (9 activities)',
     });
   });
 
@@ -662,11 +666,22 @@ describe('stable hits', () => {
     expect(evaluateScenario('shared_device', holder(all), DEFAULT_SCENARIO_SETTINGS, NOW)).toEqual([]);
   });
 
-  it('says how far back to read: a pattern period and twice the longest window, a year more for the yearly rule', () => {
-    expect(activityLookbackMs(DEFAULT_SCENARIO_SETTINGS)).toBe(30 * DAY + 2 * 30 * DAY + 366 * DAY);
-    const noYear = parseScenarioSettings({ tier_limit_probing: { enabled: false } });
-    // Rapid movement: its 30-day window twice, and its one-day movement window twice.
-    expect(activityLookbackMs(noYear)).toBe(30 * DAY + 2 * 30 * DAY + 2 * DAY);
+  it('says how far back to read: a pattern period and twice the longest window, a year more of loads for the yearly rule', () => {
+    expect(activityLookback(DEFAULT_SCENARIO_SETTINGS)).toEqual({
+      loads: 30 * DAY + 2 * 30 * DAY + 366 * DAY,
+      // Rapid movement: its 30-day window twice, and its one-day movement window twice.
+      others: 30 * DAY + 2 * 30 * DAY + 2 * DAY,
+      devices: 30 * DAY + 2 * 7 * DAY,
+    });
+    const noYear = parseScenarioSettings({
+      tier_limit_probing: { enabled: false },
+      shared_device: { enabled: false },
+    });
+    expect(activityLookback(noYear)).toEqual({
+      loads: 30 * DAY + 2 * 30 * DAY + 2 * DAY,
+      others: 30 * DAY + 2 * 30 * DAY + 2 * DAY,
+      devices: 0,
+    });
   });
 });
 
@@ -721,6 +736,11 @@ describe('any activity', () => {
     flags: fc.subarray(['cleared_without_open_hold', 'over_capture_beyond_tolerance', 'other']),
     balanceAfter: fc.option(fc.integer({ min: -100, max: 400_000 }), { nil: null }),
     deviceKey: fc.option(fc.constantFrom('d1', 'd2'), { nil: null }),
+    deviceKind: fc.option(fc.constantFrom('device' as const, 'ip' as const), { nil: null }),
+    converted: fc.option(
+      fc.record({ amount: fc.integer({ min: 0, max: 900_000 }), currency: fc.constantFrom('HKD', 'USD') }),
+      { nil: null },
+    ),
   });
 
   const arbitraryCaps = fc.dictionary(
@@ -763,5 +783,137 @@ describe('any activity', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('across currencies', () => {
+  /** A USD load with its HKD equivalent, as the monitor converts it at the rate of its time (7.8). */
+  const usdLoad = (at: number, dollars: number, walletId: string): Activity =>
+    load(at, dollars * 100, walletId, {
+      currency: 'USD',
+      converted: { amount: Math.round(dollars * 7.8 * 100), currency: 'HKD' },
+    });
+
+  it("adds a cardholder's USD loads to their HKD ones in HKD, the defaults' only currency", () => {
+    const pattern = [
+      load(NOW - 5 * DAY, HKD(7_600), 'w_hkd'),
+      usdLoad(NOW - 3 * DAY, 990, 'w_usd'), // HKD 7,722
+      load(NOW - 1 * DAY, HKD(7_900), 'w_hkd'),
+    ];
+    const hits = evaluate(pattern, { caps: {} });
+    expect(brief(hits)).toEqual([
+      { scenario: 'structuring', reason: 'loads_just_under_threshold', activityIds: idsOf(pattern) },
+    ]);
+    expect(hits[0]?.summary).toContain('HKD 23,222.00 in all');
+    // Without an equivalent (no rate), the USD load is not added: two just under the threshold are not a pattern.
+    const unconverted = pattern.map((each) =>
+      each.currency === 'USD' ? { ...each, converted: null } : each,
+    );
+    expect(evaluate(unconverted, { caps: {} })).toEqual([]);
+    expect(spreadOverCardholders(pattern, { caps: {} })).toEqual([]);
+  });
+
+  it('watches a currency the programme names in that currency, not converted into the reporting currency', () => {
+    const settings = parseScenarioSettings({ structuring: { thresholds: { USD: [10_000_00] } } });
+    const pattern = [
+      load(NOW - 5 * DAY, HKD(7_600), 'w_hkd'),
+      usdLoad(NOW - 3 * DAY, 990, 'w_usd'),
+      load(NOW - 1 * DAY, HKD(7_900), 'w_hkd'),
+    ];
+    expect(evaluateScenarios(holder(pattern, { caps: {} }), settings, NOW)).toEqual([]);
+  });
+
+  it('sees an HKD load spent in USD as moved on', () => {
+    const settings = parseScenarioSettings({ rapid_movement: { count_min: 1 } });
+    const loaded = load(NOW - 2 * DAY, HKD(20_000), 'w_hkd');
+    const spent = payment(NOW - 2 * DAY + 2 * HOUR, 2_500_00, 'card_usd', {
+      currency: 'USD',
+      walletId: 'w_usd',
+      converted: { amount: HKD(19_500), currency: 'HKD' },
+    });
+    expect(brief(evaluateScenarios(holder([loaded, spent], { caps: {} }), settings, NOW))).toEqual([
+      { scenario: 'rapid_movement', reason: 'repeated_rapid_movement', activityIds: idsOf([loaded, spent]) },
+    ]);
+  });
+});
+
+describe('loads refused at a KYC cap', () => {
+  const refusedLoad = (at: number, amount: number, walletId: string): Activity =>
+    activity({ kind: 'load_declined', at, amount, walletId });
+
+  it('raises one hit for three refusals within a month over two wallets, and none spread over cardholders', () => {
+    const pattern = [
+      refusedLoad(NOW - 20 * DAY, HKD(3_000), 'w_1'),
+      refusedLoad(NOW - 12 * DAY, HKD(2_800), 'w_2'),
+      refusedLoad(NOW - 2 * DAY, HKD(2_900), 'w_1'),
+    ];
+    const hits = evaluate(pattern, { caps: { HKD: UNVERIFIED } });
+    expect(brief(hits)).toEqual([
+      { scenario: 'tier_limit_probing', reason: 'loads_refused_at_cap', activityIds: idsOf(pattern) },
+    ]);
+    expect(hits[0]?.summary).toBe(
+      "3 loads refused at the KYC tier's caps within 30 days (HKD 8,700.00 in all) on 2 wallets",
+    );
+    expect(evaluate(pattern.slice(1), { caps: { HKD: UNVERIFIED } })).toEqual([]);
+    expect(spreadOverCardholders(pattern, { caps: { HKD: UNVERIFIED } })).toEqual([]);
+  });
+});
+
+describe('shared IP address', () => {
+  const ADDRESS = 'cd34';
+  const onAddress = (cardholders: readonly string[], deviceKind: 'ip' | 'device'): Activity[] =>
+    cardholders.map((cardholderId, index) =>
+      payment(NOW - 3 * DAY + index * HOUR, HKD(100), `card_${cardholderId}`, {
+        cardholderId,
+        deviceKey: ADDRESS,
+        deviceKind,
+      }),
+    );
+  const people = (n: number): string[] =>
+    Array.from({ length: n }, (_, i) => `chd_${String(i).padStart(2, '0')}`);
+
+  it('counts an IP address apart from devices, with a higher bar', () => {
+    const { cardholders_min, ip_cardholders_min } = DEFAULT_SCENARIO_SETTINGS.shared_device;
+    expect(ip_cardholders_min).toBeGreaterThan(cardholders_min);
+    const below = onAddress(people(ip_cardholders_min - 1), 'ip');
+    expect(evaluateSharedDevice(below, DEFAULT_SCENARIO_SETTINGS, NOW)).toEqual([]);
+    // The same key as a device's: the device's bar.
+    expect(
+      evaluateSharedDevice(onAddress(people(cardholders_min), 'device'), DEFAULT_SCENARIO_SETTINGS, NOW),
+    ).toHaveLength(cardholders_min);
+    const at = onAddress(people(ip_cardholders_min), 'ip');
+    const hits = evaluateSharedDevice(at, DEFAULT_SCENARIO_SETTINGS, NOW);
+    expect(hits).toHaveLength(ip_cardholders_min);
+    expect(hits[0]?.reason).toBe('many_cardholders_on_ip_address');
+    expect(hits[0]?.summary).toContain('used one IP address');
+    // A crowd past the gateway bar within the lookback (a carrier's NAT) raises nothing, for anyone on it.
+    const gateway = onAddress(people(ip_cardholders_min), 'ip').concat(
+      people(DEFAULT_SCENARIO_SETTINGS.shared_device.ip_cardholders_max + 1)
+        .slice(ip_cardholders_min)
+        .map((cardholderId, index) =>
+          payment(NOW - 20 * DAY + index * HOUR, HKD(50), `card_${cardholderId}`, {
+            cardholderId,
+            deviceKey: ADDRESS,
+            deviceKind: 'ip',
+          }),
+        ),
+    );
+    expect(evaluateSharedDevice(gateway, DEFAULT_SCENARIO_SETTINGS, NOW)).toEqual([]);
+  });
+
+  it('counts cardholders onboarded from one device before any of them pays', () => {
+    const onboarded = ['chd_a', 'chd_b', 'chd_c', 'chd_d'].map((cardholderId, index) =>
+      activity({
+        kind: 'onboarding',
+        id: `${cardholderId}:device`,
+        at: NOW - DAY + index * HOUR,
+        cardholderId,
+        deviceKey: 'ee99',
+        deviceKind: 'device',
+      }),
+    );
+    const hits = evaluateSharedDevice(onboarded, DEFAULT_SCENARIO_SETTINGS, NOW);
+    expect(hits.map((each) => each.cardholderId)).toEqual(['chd_a', 'chd_b', 'chd_c', 'chd_d']);
+    expect(hits[0]?.reason).toBe('many_cardholders_on_device');
   });
 });

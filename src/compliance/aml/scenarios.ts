@@ -273,6 +273,24 @@ function hit(
 const currenciesOf = (byCurrency: Readonly<Record<string, unknown>>): string[] =>
   Object.keys(byCurrency).sort();
 
+/**
+ * What a rule whose amounts name the currencies `named` watches in `currency`, each with its amount in it: the
+ * activities in that currency, and those in a currency the rule does not name converted into it when it is the
+ * reporting currency they were converted to (parameters.ts). So amounts in all of a cardholder's wallets add up.
+ */
+function watchedIn(
+  activities: readonly Activity[],
+  currency: string,
+  named: ReadonlySet<string>,
+): Activity[] {
+  return activities.flatMap((activity) => {
+    if (activity.currency === currency) return [activity];
+    const converted = activity.converted;
+    if (converted === null || converted.currency !== currency || named.has(activity.currency)) return [];
+    return [{ ...activity, amount: converted.amount, currency }];
+  });
+}
+
 // ---- Structuring ----
 
 type Flow = 'loads' | 'payments';
@@ -295,15 +313,15 @@ function structuring(
   const hits: ScenarioHit[] = [];
   const windowMs = settings.window_hours * HOUR_MS;
   const linkedMs = settings.linked_window_hours * HOUR_MS;
-  for (const currency of currenciesOf(settings.thresholds)) {
+  const named = new Set(currenciesOf(settings.thresholds));
+  for (const currency of named) {
     const money = (amount: number) => formatMoney(amount, currency);
+    const inCurrency = watchedIn(activities, currency, named);
     for (const threshold of settings.thresholds[currency] ?? []) {
       const low = Math.ceil((threshold * (100 - settings.margin_percent)) / 100);
       const partMin = Math.ceil((threshold * settings.linked_part_percent_min) / 100);
       for (const { flow, is } of FLOWS) {
-        const watched = activities.filter(
-          (activity) => activity.currency === currency && is(activity) && activity.amount < threshold,
-        );
+        const watched = inCurrency.filter((activity) => is(activity) && activity.amount < threshold);
         const justUnder = patternStart(
           watched.filter((activity) => activity.amount >= low),
           windowMs,
@@ -381,7 +399,10 @@ function withYearTotals(
   return result;
 }
 
-/** Repeated loads that bring a wallet near its balance cap, or the cardholder's year near its load cap. */
+/**
+ * Repeated loads that bring a wallet near its balance cap, or the cardholder's year near its load cap, or that the
+ * tier refused for passing a cap.
+ */
 function tierLimitProbing(
   subject: Subject,
   activities: readonly Activity[],
@@ -446,6 +467,23 @@ function tierLimitProbing(
         );
       }
     }
+  }
+  const refused = activities.filter((activity) => activity.kind === 'load_declined');
+  for (const currency of [...new Set(refused.map((activity) => activity.currency))].sort()) {
+    const inCurrency = refused.filter((activity) => activity.currency === currency);
+    const found = patternStart(inCurrency, windowMs, now, countAtLeast(settings.refused_count_min));
+    if (found === undefined) continue;
+    hits.push(
+      hit(
+        'tier_limit_probing',
+        subject,
+        'loads_refused_at_cap',
+        `${plural(found.items.length, 'load')} refused at the KYC tier's caps within ` +
+          `${hoursText(settings.window_hours)} (${formatMoney(sumOf(found.items), currency)} in all)${spread(found.items)}`,
+        found,
+        found.items,
+      ),
+    );
   }
   return hits;
 }
@@ -517,21 +555,20 @@ function rapidMovement(
   const hits: ScenarioHit[] = [];
   const windowMs = settings.window_hours * HOUR_MS;
   const movementMs = settings.movement_window_hours * HOUR_MS;
-  const currencies = [
-    ...new Set([...currenciesOf(settings.load_amount_min), ...currenciesOf(settings.load_amount_large)]),
-  ].sort();
-  for (const currency of currencies) {
+  const named = new Set([
+    ...currenciesOf(settings.load_amount_min),
+    ...currenciesOf(settings.load_amount_large),
+  ]);
+  for (const currency of [...named].sort()) {
     const money = (amount: number) => formatMoney(amount, currency);
     const amountMin = settings.load_amount_min[currency] ?? Infinity;
     const large = settings.load_amount_large[currency] ?? Infinity;
-    const loads = activities.filter(
-      (activity) =>
-        activity.kind === 'load' &&
-        activity.currency === currency &&
-        activity.amount >= Math.min(amountMin, large),
+    const inCurrency = watchedIn(activities, currency, named);
+    const loads = inCurrency.filter(
+      (activity) => activity.kind === 'load' && activity.amount >= Math.min(amountMin, large),
     );
     if (loads.length === 0) continue;
-    const outflows = activities.filter((activity) => activity.currency === currency && isOutflow(activity));
+    const outflows = inCurrency.filter(isOutflow);
     const moved = movements(loads, outflows, movementMs, settings.moved_percent_min);
     const repeated = patternStart(
       moved.filter((movement) => movement.load.amount >= amountMin),
@@ -756,7 +793,8 @@ function crossBorder(
       ),
     );
   }
-  for (const currency of currenciesOf(settings.foreign_amount_min)) {
+  const named = new Set(currenciesOf(settings.foreign_amount_min));
+  for (const currency of named) {
     const amountMin = settings.foreign_amount_min[currency] ?? Infinity;
     let foreignSum = 0;
     let total = 0;
@@ -772,7 +810,7 @@ function crossBorder(
       holds: () =>
         foreignSum >= amountMin && atLeastPercent(foreignSum, total, settings.foreign_share_percent_min),
     };
-    const inCurrency = spend.filter((activity) => activity.currency === currency);
+    const inCurrency = watchedIn(spend, currency, named);
     const found = patternStart(inCurrency, windowMs, now, tally, isForeign);
     if (found === undefined) continue;
     const abroad = found.items.filter(isForeign);
@@ -903,10 +941,15 @@ function deviceRun(
 
 /**
  * Many cardholders on one device or IP address: `activities` are those with one `deviceKey` within the lookback,
- * of any cardholder. When at least `cardholders_min` cardholders of one programme used the key within a window,
+ * of any cardholder (their payments, and their onboarding). When at least `cardholders_min` cardholders of one
+ * programme used a device (`ip_cardholders_min` an IP address) within a window,
  * each of them gets a hit listing the key's activities of all the cardholders in the window where they were first
  * among them. Programmes are counted apart: a hit never lists another programme's activity (programmes are
  * tenants). Activities of several keys in the input are judged key by key; those of none are ignored.
+ *
+ * An IP address more than `ip_cardholders_max` cardholders used within the whole input (the lookback) is a public
+ * gateway, such as a mobile carrier's NAT, where a crowd means nothing: it raises no hit. While a new gateway's crowd
+ * is still growing past the bar it can; an analyst who clears those sees the summary name an IP address.
  */
 export function evaluateSharedDevice(
   activities: readonly Activity[],
@@ -918,7 +961,7 @@ export function evaluateSharedDevice(
   const windowMs = shared.window_hours * HOUR_MS;
   const groups = new Map<string, Activity[]>();
   for (const activity of readable(activities, now, (each) => typeof each.deviceKey === 'string')) {
-    const key = `${activity.programId}\u0000${activity.deviceKey ?? ''}`;
+    const key = `${activity.programId}\u0000${activity.deviceKind ?? 'device'}\u0000${activity.deviceKey ?? ''}`;
     const group = groups.get(key);
     if (group === undefined) groups.set(key, [activity]);
     else group.push(activity);
@@ -926,7 +969,9 @@ export function evaluateSharedDevice(
   const hits: ScenarioHit[] = [];
   for (const key of [...groups.keys()].sort()) {
     const group = groups.get(key) ?? [];
-    const run = deviceRun(group, windowMs, shared.cardholders_min);
+    const isIp = (group[0] as Activity).deviceKind === 'ip';
+    if (isIp && new Set(group.map((item) => item.cardholderId)).size > shared.ip_cardholders_max) continue;
+    const run = deviceRun(group, windowMs, isIp ? shared.ip_cardholders_min : shared.cardholders_min);
     if (run === undefined || run.last < now - windowMs) continue;
     for (const cardholderId of [...run.firsts.keys()].sort()) {
       const first = run.firsts.get(cardholderId);
@@ -938,8 +983,8 @@ export function evaluateSharedDevice(
         hit(
           'shared_device',
           { programId: (group[0] as Activity).programId, cardholderId },
-          'many_cardholders_on_device',
-          `${plural(cardholders, 'cardholder')} used one device or IP address within ` +
+          isIp ? 'many_cardholders_on_ip_address' : 'many_cardholders_on_device',
+          `${plural(cardholders, 'cardholder')} used one ${isIp ? 'IP address' : 'device'} within ` +
             `${hoursText(shared.window_hours)} (${plural(items.length, 'activity', 'activities')})`,
           { from: to - windowMs, to },
           items,
@@ -950,27 +995,40 @@ export function evaluateSharedDevice(
   return hits;
 }
 
+/** How far before `now` evaluation reads activity (ms): loads, everything else, and a device's activity. */
+export interface ActivityLookback {
+  readonly loads: number;
+  readonly others: number;
+  readonly devices: number;
+}
+
 /**
  * How far before `now` evaluation reads activity for these settings. A rule judges windows ending within its
  * window before `now`, back to where their pattern began (at most a pattern period earlier), each reaching one
  * window further back; rapid movement also reads the loads a movement window before the outflows that moved them,
  * and the loads before those that may have taken the outflows first; the yearly tier rule counts a year of loads
- * before each load it judges (only loads are read that far for it). The consumer reads at least this much, or a hit
- * may come out other than it was and be raised again.
+ * before each load it judges, so only loads are read that far. The consumer reads at least this much, or a hit may
+ * come out other than it was and be raised again.
  */
-export function activityLookbackMs(settings: ScenarioSettings): number {
+export function activityLookback(settings: ScenarioSettings): ActivityLookback {
   const judged = (windowHours: number, extraHours = 0): number =>
     PATTERN_PERIOD_MS + (2 * windowHours + extraHours) * HOUR_MS;
   const spans: number[] = [0];
   const { structuring, tier_limit_probing, rapid_movement, card_rotation, shared_device } = settings;
   if (structuring.enabled)
     spans.push(judged(Math.max(structuring.window_hours, structuring.linked_window_hours)));
-  if (tier_limit_probing.enabled) spans.push(judged(tier_limit_probing.window_hours) + YEAR_MS);
+  if (tier_limit_probing.enabled) spans.push(judged(tier_limit_probing.window_hours));
   if (rapid_movement.enabled)
     spans.push(judged(rapid_movement.window_hours, 2 * rapid_movement.movement_window_hours));
   if (card_rotation.enabled) spans.push(judged(card_rotation.window_hours));
-  if (shared_device.enabled) spans.push(judged(shared_device.window_hours));
   if (settings.capture_abuse.enabled) spans.push(judged(settings.capture_abuse.window_hours));
   if (settings.cross_border.enabled) spans.push(judged(settings.cross_border.window_hours));
-  return Math.max(...spans);
+  const others = Math.max(...spans);
+  return {
+    loads: tier_limit_probing.enabled
+      ? Math.max(others, judged(tier_limit_probing.window_hours) + YEAR_MS)
+      : others,
+    others,
+    devices: shared_device.enabled ? judged(shared_device.window_hours) : 0,
+  };
 }

@@ -3,7 +3,12 @@ import { json } from '../../platform/db/database.js';
 import { notFound } from '../../platform/errors.js';
 import { appendAudit, type AuditActor } from '../../records/audit.js';
 import { emitEvent, type RecordsContext } from '../../records/outbox.js';
-import { DEFAULT_SCENARIO_SETTINGS, parseScenarioSettings, type ScenarioSettings } from './parameters.js';
+import {
+  DEFAULT_SCENARIO_SETTINGS,
+  parseScenarioSettings,
+  readStoredScenarioSettings,
+  type ScenarioSettings,
+} from './parameters.js';
 
 /**
  * A programme's AML scenario settings, versioned: each change is a new version of the whole settings (merged over
@@ -40,8 +45,8 @@ function present(programId: string, row: SettingsRow | undefined): AmlScenarioSe
     object: 'aml_scenario_settings',
     program_id: programId,
     version: row?.version ?? 0,
-    // Stored whole by `updateScenarioSettings`; parsed again so a default added later fills in.
-    scenarios: row === undefined ? DEFAULT_SCENARIO_SETTINGS : parseScenarioSettings(row.settings),
+    // Stored whole by `updateScenarioSettings`; read again so a parameter added to Lantau later fills in.
+    scenarios: row === undefined ? DEFAULT_SCENARIO_SETTINGS : readStoredScenarioSettings(row.settings),
     created: row?.created_at.toISOString() ?? null,
     created_by: row?.created_by ?? null,
   };

@@ -13,7 +13,8 @@ import { loadSanctionsAtStart } from '../../compliance/sanctions/load.js';
 import { rescreenDue } from '../../issuing/sanctions-rescreen.js';
 import { purgeDue } from '../../issuing/retention.js';
 import { monitorDue } from '../../compliance/aml/monitor.js';
-import { authorizationDevices } from '../../processing/aml-devices.js';
+import { amlDevices } from '../../processing/aml-devices.js';
+import { amlRates } from '../../processing/aml-rates.js';
 import { SETTLEMENT_GRACE_MS, settleDue } from '../../processing/settlement.js';
 import { createWebhookMetrics } from '../../delivery/webhooks/dispatcher.js';
 import { runWebhookRound } from '../../delivery/webhooks/worker.js';
@@ -248,7 +249,7 @@ export async function serve(
   let monitoring: Promise<void> | undefined;
   const monitor = setInterval(() => {
     if (monitoring !== undefined) return;
-    monitoring = monitorDue({ db, clock, ids, devices: authorizationDevices })
+    monitoring = monitorDue({ db, clock, ids, devices: amlDevices, rates: amlRates })
       .then(
         (done) => {
           if (done.alerts > 0) logger.info(done, 'AML alerts raised');

@@ -1,5 +1,5 @@
 import type { Clock } from '../../platform/clock.js';
-import { CASE_ENCRYPTED_COLUMNS } from '../../compliance/aml/cases.js';
+import { CASE_ENCRYPTED_COLUMNS } from '../../issuing/aml-cases.js';
 import { ALERT_GROUNDS_COLUMN } from '../../issuing/cardholder-screening.js';
 import { CARDHOLDER_PII_COLUMN } from '../../issuing/cardholders.js';
 import { CARD_PAN_COLUMN } from '../../issuing/cards.js';

@@ -8,6 +8,7 @@ import {
   createWallet,
   getWallet,
   loadWallet,
+  recordLoadDecline,
   movementFromRow,
   unloadWallet,
   updateWallet,
@@ -213,10 +214,27 @@ export function registerAccountRoutes(app: LantauApp, context: IssuingContext): 
           response: { 201: Type.Ref('AccountMovement'), ...errorResponses },
         },
       },
-      async (request, reply) =>
-        reply.mutate(201, (tx) =>
-          move(tx, context, request.params.id, programScopeOf(request), request.body, actorOf(request)),
-        ),
+      async (request, reply) => {
+        try {
+          return await reply.mutate(201, (tx) =>
+            move(tx, context, request.params.id, programScopeOf(request), request.body, actorOf(request)),
+          );
+        } catch (error) {
+          if (kind === 'load') {
+            await recordLoadDecline(
+              context,
+              request.params.id,
+              programScopeOf(request),
+              request.body,
+              error,
+            ).catch((failure: unknown) => {
+              // The caller is owed the refusal; monitoring missing one attempt is logged, not answered.
+              request.log.error({ err: failure }, 'a refused load could not be recorded');
+            });
+          }
+          throw error;
+        }
+      },
     );
 
     app.get(

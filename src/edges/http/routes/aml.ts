@@ -22,7 +22,7 @@ import {
   type CaseRow,
 } from '../../../compliance/aml/cases.js';
 import { addNote, assignCase } from '../../../compliance/aml/cases.js';
-import { decideAmlCase, pauseCaseCards } from '../../../issuing/aml-cases.js';
+import { caseContext, decideAmlCase, pauseCaseCards } from '../../../issuing/aml-cases.js';
 import { getOperatorUser } from '../../../issuing/operator-users.js';
 import type { IssuingContext } from '../../../issuing/programs.js';
 import { LantauError, notFound } from '../../../platform/errors.js';
@@ -161,9 +161,10 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
   app.addSchema(AmlAlertSchema);
 
   app.addSchema(CaseSchema);
+  const cases = caseContext(context);
   const readCase = async (id: string) => {
     const row = await findCase(context.db, id);
-    return presentCase(context.vault, row);
+    return presentCase(cases.sealer, row);
   };
   const caseAction = {
     config: { auth: 'operator' as const, scope: 'cases:write' },
@@ -194,7 +195,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
         '/v1/aml/cases',
         (row: CaseRow) => row,
       );
-      return { ...page, data: await Promise.all(page.data.map((row) => presentCase(context.vault, row))) };
+      return { ...page, data: await Promise.all(page.data.map((row) => presentCase(cases.sealer, row))) };
     },
   );
 
@@ -218,7 +219,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
       return {
         case: found,
         alerts: alerts.rows.map(amlAlertFromRow),
-        notes: await caseNotes(context.db, context.vault, found.id),
+        notes: await caseNotes(context.db, cases.sealer, found.id),
       };
     },
   );
@@ -269,14 +270,14 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
         id: (
           await addNote(
             tx,
-            context,
+            cases,
             request.params.id,
             { kind: 'comment', content: Buffer.from(request.body.body, 'utf8') },
             actorOf(request),
           )
         ).id,
       }));
-      return 'error' in answer ? answer : caseNote(context.db, context.vault, answer.id);
+      return 'error' in answer ? answer : caseNote(context.db, cases.sealer, answer.id);
     },
   );
 
@@ -309,7 +310,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
         id: (
           await addNote(
             tx,
-            context,
+            cases,
             request.params.id,
             {
               kind: 'attachment',
@@ -321,7 +322,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
           )
         ).id,
       }));
-      return 'error' in answer ? answer : caseNote(context.db, context.vault, answer.id);
+      return 'error' in answer ? answer : caseNote(context.db, cases.sealer, answer.id);
     },
   );
 
@@ -390,7 +391,7 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
     },
     async (request, reply) => {
       const row = await findCase(context.db, request.params.id);
-      const report = await caseReport(context.vault, row);
+      const report = await caseReport(cases.sealer, row);
       if (report === undefined) {
         throw row.status === 'reported'
           ? new LantauError(

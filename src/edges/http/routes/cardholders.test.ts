@@ -8,6 +8,7 @@ import { createMetrics } from '../../../platform/metrics.js';
 import { ciphertextKey } from '../../../vault/ciphertext.js';
 import { ROTATION_GRACE_MS } from '../../../vault/keyring.js';
 import { reencrypt } from '../../../vault/reencrypt.js';
+import { cardholderPiiAad } from '../../../issuing/cardholders.js';
 import { encryptedColumns } from '../../cli/vault.js';
 import { buildApi } from '../api.js';
 
@@ -60,6 +61,7 @@ const person = {
   phone_number: '+85291234567',
   date_of_birth: '1990-05-17',
   nationality: 'HK',
+  occupation: 'Chartered accountant',
   address: { line1: '1 Queen’s Road Central', city: 'Hong Kong', country: 'HK' },
   ip_address: '203.0.113.7',
   device_id: 'device-abc-123',
@@ -86,6 +88,7 @@ describe('POST /v1/cardholders', () => {
       phone_number: person.phone_number,
       date_of_birth: person.date_of_birth,
       nationality: 'HK',
+      occupation: 'Chartered accountant',
       address: {
         line1: person.address.line1,
         line2: 'Floor 20',
@@ -119,18 +122,20 @@ describe('POST /v1/cardholders', () => {
       'email',
       'phone_number',
       'date_of_birth',
+      'occupation',
       'address',
       'ip_address',
       'device_id',
     ]) {
       expect(object).not.toHaveProperty(field);
     }
+    expect(JSON.stringify(object)).not.toContain('accountant');
     const audit = await api.db.query<{ details: Record<string, unknown>; program_id: string }>(
       `SELECT details, program_id FROM audit_log WHERE action = 'cardholder.created' AND target_id = $1`,
       [cardholder.id],
     );
     expect(audit.rows[0]?.program_id).toBe(alpha.program.id);
-    expect(JSON.stringify(audit.rows[0]?.details)).not.toMatch(/Chan|example|91234567/);
+    expect(JSON.stringify(audit.rows[0]?.details)).not.toMatch(/Chan|example|91234567|accountant/);
   });
 
   it('needs only a name; absent personal fields are null', async () => {
@@ -139,6 +144,7 @@ describe('POST /v1/cardholders', () => {
     expect(response.json()).toMatchObject({
       email: null,
       phone_number: null,
+      occupation: null,
       address: null,
       ip_address: null,
       spending_controls: { spending_limits: [], allowed_categories: [] },
@@ -164,6 +170,9 @@ describe('POST /v1/cardholders', () => {
     ['a date of birth written otherwise', { ...person, date_of_birth: '17/05/1990' }, 'date_of_birth'],
     ['a nationality that is no country', { ...person, nationality: 'XX' }, 'nationality'],
     ['a lower-case nationality', { ...person, nationality: 'hk' }, 'nationality'],
+    ['an empty occupation', { ...person, occupation: '' }, 'occupation'],
+    ['an occupation too long', { ...person, occupation: 'Chartered accountant '.repeat(10) }, 'occupation'],
+    ['an occupation that is not text', { ...person, occupation: 42 }, 'occupation'],
     [
       'an address country that is no country',
       { ...person, address: { ...person.address, country: 'ZZ' } },
@@ -212,7 +221,7 @@ describe('POST /v1/cardholders', () => {
       const error = response.json<{ error: { type: string; param: string; message: string } }>().error;
       expect(error).toMatchObject({ type: 'invalid_request_error', param });
       // Refusals are logged and stored: they never repeat the personal data they refuse.
-      expect(error.message).not.toMatch(/example|91234567|1990|Queen|203\.0/);
+      expect(error.message).not.toMatch(/example|91234567|1990|Queen|203\.0|accountant/);
       expect(await count('cardholders')).toBe(before);
       expect(await count('events')).toBe(eventsBefore);
     },
@@ -332,6 +341,78 @@ describe('GET and PATCH /v1/cardholders/{id}', () => {
 
     const reread = await send('GET', `/v1/cardholders/${id}`, alpha.headers);
     expect(reread.json()).toEqual(updated);
+  });
+
+  it('sets, changes and clears the occupation, which no event or audit entry carries', async () => {
+    const made = await createCardholder({ name: 'Ho Occupation Test' });
+    const holder = made.json<{ id: string }>().id;
+    const url = `/v1/cardholders/${holder}`;
+    const set = await send('PATCH', url, alpha.headers, { occupation: '  Croupier, casino  ' });
+    expect(set.statusCode).toBe(200);
+    expect(set.json()).toMatchObject({ occupation: 'Croupier, casino', name: 'Ho Occupation Test' });
+    expect((await send('GET', url, alpha.headers)).json()).toMatchObject({ occupation: 'Croupier, casino' });
+    // Another field changed leaves it be; null clears it; blank is none.
+    expect((await send('PATCH', url, alpha.headers, { nationality: 'MO' })).json()).toMatchObject({
+      occupation: 'Croupier, casino',
+      nationality: 'MO',
+    });
+    const cleared = await send('PATCH', url, alpha.headers, { occupation: null });
+    expect(cleared.json()).toMatchObject({ occupation: null, nationality: 'MO' });
+    expect((await send('PATCH', url, alpha.headers, { occupation: '   ' })).json()).toMatchObject({
+      occupation: null,
+    });
+    const tooLong = await send('PATCH', url, alpha.headers, { occupation: 'x'.repeat(201) });
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.json()).toMatchObject({ error: { param: 'occupation' } });
+    expect(JSON.stringify(tooLong.json())).not.toContain('xxxx');
+
+    const events = await api.db.query<{ data: unknown }>(
+      `SELECT data FROM events WHERE type LIKE 'cardholder.%' AND data->'object'->>'id' = $1`,
+      [holder],
+    );
+    expect(events.rows.length).toBeGreaterThanOrEqual(4);
+    for (const row of events.rows) {
+      expect(row.data).not.toHaveProperty('object.occupation');
+      expect(JSON.stringify(row.data)).not.toContain('Croupier');
+    }
+    const audit = await api.db.query<{ details: unknown }>(
+      'SELECT details FROM audit_log WHERE target_id = $1',
+      [holder],
+    );
+    expect(JSON.stringify(audit.rows)).not.toContain('Croupier');
+    expect(JSON.stringify(audit.rows)).toContain('occupation');
+  });
+
+  it('reads a document written before cardholders had an occupation as none given', async () => {
+    const made = await createCardholder({ name: 'Before Occupation', nationality: 'HK' });
+    const holder = made.json<{ id: string }>().id;
+    // The document as it was written before the field existed: no `occupation` key at all.
+    const earlier = {
+      v: 1,
+      name: 'Before Occupation',
+      email: null,
+      phone_number: null,
+      date_of_birth: null,
+      nationality: 'HK',
+      address: null,
+      ip_address: null,
+      device_id: null,
+    };
+    await api.db.query('UPDATE cardholders SET pii_encrypted = $1 WHERE id = $2', [
+      api.vault.encrypt('pii', Buffer.from(JSON.stringify(earlier), 'utf8'), cardholderPiiAad(holder)),
+      holder,
+    ]);
+    const read = await send('GET', `/v1/cardholders/${holder}`, alpha.headers);
+    expect(read.statusCode).toBe(200);
+    expect(read.json()).toMatchObject({ name: 'Before Occupation', nationality: 'HK', occupation: null });
+    const changed = await send('PATCH', `/v1/cardholders/${holder}`, alpha.headers, {
+      occupation: 'Teacher',
+    });
+    expect(changed.json()).toMatchObject({
+      name: 'Before Occupation',
+      nationality: 'HK',
+      occupation: 'Teacher',
+    });
   });
 
   it('leaves the personal data alone when only metadata changes', async () => {
@@ -484,6 +565,7 @@ describe('personal data in logs', () => {
         name: 'Logged Person Quillon',
         email: 'quillon.logged@example.org',
         phone_number: '+85261234999',
+        occupation: 'Quillon herder',
       };
       const inject = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
         logged.inject({ method, url, headers: alpha.headers, ...(payload === undefined ? {} : { payload }) });
@@ -497,6 +579,9 @@ describe('personal data in logs', () => {
       expect((await inject('PATCH', `/v1/cardholders/${id}`, { phone_number: 'Quillon' })).statusCode).toBe(
         400,
       );
+      expect(
+        (await inject('PATCH', `/v1/cardholders/${id}`, { occupation: 'Quillon '.repeat(30) })).statusCode,
+      ).toBe(400);
       expect(
         (await inject('POST', '/v1/cardholders', { ...body, email: 'quillon at example' })).statusCode,
       ).toBe(400);
@@ -518,6 +603,7 @@ describe('personal data at rest', () => {
       phone_number: '+85298765432',
       date_of_birth: '1985-11-23',
       nationality: 'GB',
+      occupation: 'Zephyrine lighthouse keeper',
       address: { line1: '88 Hidden Lane', city: 'Sai Kung', country: 'HK' },
       ip_address: '198.51.100.77',
       device_id: 'zephyrine-phone-1',
@@ -548,6 +634,7 @@ describe('personal data at rest', () => {
       'Hidden Lane',
       '198.51.100.77',
       'zephyrine-phone',
+      'lighthouse keeper',
     ].map((needle) => needle.toLowerCase());
     for (const { table_name: table } of tables.rows) {
       const { rows } = await api.db.query<{ text: string }>(`SELECT t::text AS text FROM "${table}" t`);

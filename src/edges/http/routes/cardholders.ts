@@ -60,6 +60,7 @@ const personalFields = {
   phone_number: Type.String({ pattern: '^\\+[1-9][0-9]{1,14}$', description: 'E.164, such as +85291234567' }),
   date_of_birth: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD' }),
   nationality: Country,
+  occupation: Type.String({ minLength: 1, maxLength: 200, description: 'As the cardholder stated it' }),
   address: AddressBody,
   ip_address: Type.String({
     minLength: 2,
@@ -80,6 +81,7 @@ const CreateCardholderBody = Type.Object(
     phone_number: Type.Optional(personalFields.phone_number),
     date_of_birth: Type.Optional(personalFields.date_of_birth),
     nationality: Type.Optional(personalFields.nationality),
+    occupation: Type.Optional(personalFields.occupation),
     address: Type.Optional(personalFields.address),
     ip_address: Type.Optional(personalFields.ip_address),
     device_id: Type.Optional(personalFields.device_id),
@@ -97,6 +99,7 @@ const UpdateCardholderBody = Type.Object(
     phone_number: Type.Optional(Nullable(personalFields.phone_number)),
     date_of_birth: Type.Optional(Nullable(personalFields.date_of_birth)),
     nationality: Type.Optional(Nullable(personalFields.nationality)),
+    occupation: Type.Optional(Nullable(personalFields.occupation)),
     address: Type.Optional(Nullable(personalFields.address)),
     ip_address: Type.Optional(Nullable(personalFields.ip_address)),
     device_id: Type.Optional(Nullable(personalFields.device_id)),
@@ -119,6 +122,7 @@ export const CardholderSchema = Type.Object(
     phone_number: NullableString,
     date_of_birth: NullableString,
     nationality: NullableString,
+    occupation: NullableString,
     address: Type.Union([
       Type.Object({
         line1: Type.String(),
@@ -196,7 +200,11 @@ async function openAnswer(
       Buffer.from(answer.sealed, 'base64'),
       sealedAnswerAad(answer.id),
     );
-    return JSON.parse(plaintext.toString('utf8')) as Cardholder;
+    // An answer sealed before cardholders had an occupation lacks it: they had given none.
+    const cardholder = JSON.parse(plaintext.toString('utf8')) as Omit<Cardholder, 'occupation'> & {
+      readonly occupation?: string | null;
+    };
+    return { ...cardholder, occupation: cardholder.occupation ?? null };
   } catch (error) {
     if (!(error instanceof LantauError)) throw error;
     return getCardholder(context.db, context.vault, answer.id, programScope);

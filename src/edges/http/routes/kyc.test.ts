@@ -134,6 +134,13 @@ async function setTiers(program: TestProgram, body: Json): Promise<void> {
 }
 
 /** What a refused request must leave as it was: the wallet, its movements, the cardholder, events and audit. */
+async function lastEvent(): Promise<{ type: string; object: unknown }> {
+  const found = await api.db.query<{ type: string; object: unknown }>(
+    `SELECT type, data->'object' AS object FROM events ORDER BY seq DESC LIMIT 1`,
+  );
+  return found.rows[0] ?? { type: '', object: null };
+}
+
 async function snapshot(owner: Holder) {
   return {
     posted: await posted(owner),
@@ -158,7 +165,12 @@ describe('KYC limits on loads (HKD 3,000 stored value, HKD 25,000 a year unverif
     expect(message).toContain('unverified');
     expect(message).toContain('HKD 3,000.00');
     expect(message).toContain('HKD 3,100.00');
-    expect(await snapshot(owner)).toEqual(before);
+    // Nothing moved: the one thing recorded is the attempt, for AML monitoring (tier-limit probing).
+    expect(await snapshot(owner)).toEqual({ ...before, events: before.events + 1 });
+    expect(await lastEvent()).toMatchObject({
+      type: 'account.load_declined',
+      object: { amount: 600_00, decline_reason: 'kyc_balance_limit_exceeded', account_id: owner.account },
+    });
     // Up to the cap exactly is fine.
     await loaded(owner, 500_00);
     expect(await posted(owner)).toBe(3_000_00);
@@ -203,7 +215,11 @@ describe('KYC limits on loads (HKD 3,000 stored value, HKD 25,000 a year unverif
     const message = String((refused.body.error as Json).message);
     expect(message).toContain('HKD 25,000.00');
     expect(message).toContain('HKD 25,000.01');
-    expect(await snapshot(owner)).toEqual(before);
+    expect(await snapshot(owner)).toEqual({ ...before, events: before.events + 1 });
+    expect(await lastEvent()).toMatchObject({
+      type: 'account.load_declined',
+      object: { amount: 1, decline_reason: 'kyc_annual_load_limit_exceeded' },
+    });
 
     // A year and a moment later the first loads have left the window.
     api.clock.advance(366 * 24 * 60 * 60 * 1000);
