@@ -16,13 +16,15 @@ ALTER TABLE aml_activity ADD CONSTRAINT aml_activity_kind_check CHECK (kind IN (
 
 -- What device_key is the blind index of: a device's fingerprint, or an IP address (shared far more innocently:
 -- carrier-grade NAT, office and campus networks), so the two are counted apart. Keys stored before this migration
--- have none and are read as devices.
+-- have none: device and IP indexes are keyed apart, so a key's other rows tell its kind.
 ALTER TABLE aml_activity ADD COLUMN device_kind text;
 ALTER TABLE aml_activity ADD CONSTRAINT aml_activity_device_kind_check
   CHECK (device_kind IS NULL OR (device_kind IN ('device', 'ip') AND device_key IS NOT NULL)) NOT VALID;
 
 -- Loads are read a year back for the yearly tier rule; everything else a few weeks. Only the monitor writes here.
 CREATE INDEX aml_activity_cardholder_kind ON aml_activity (cardholder_id, kind, at);
+-- A backtest of a programme's scenario settings reads the programme's activity over a range.
+CREATE INDEX aml_activity_program ON aml_activity (program_id, at);
 
 -- Which of a device's fingerprint or an IP address the authorization's device_index is the blind index of.
 ALTER TABLE authorizations ADD COLUMN device_kind text;

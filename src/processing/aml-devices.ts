@@ -20,21 +20,23 @@ export const amlDevices: DeviceSource = {
     return new Map(
       found.rows.map((row): [string, DeviceReading] => [
         row.id,
-        // Authorizations decided before kinds were stored (migration 0024): most carried a device.
-        { key: Buffer.from(row.device_index).toString('hex'), kind: row.device_kind ?? 'device' },
+        // Null for authorizations decided before kinds were stored (migration 0024): the key's other rows tell.
+        { key: Buffer.from(row.device_index).toString('hex'), kind: row.device_kind },
       ]),
     );
   },
   async cardholderDevices(tx, cardholderId) {
-    const found = await tx.query<{ device_index: Uint8Array | null; ip_index: Uint8Array | null }>(
-      'SELECT device_index, ip_index FROM cardholders WHERE id = $1',
-      [cardholderId],
-    );
+    const found = await tx.query<{
+      device_index: Uint8Array | null;
+      ip_index: Uint8Array | null;
+      updated_at: Date;
+    }>('SELECT device_index, ip_index, updated_at FROM cardholders WHERE id = $1', [cardholderId]);
     const row = found.rows[0];
-    const readings: DeviceReading[] = [];
-    if (row?.device_index != null)
-      readings.push({ key: Buffer.from(row.device_index).toString('hex'), kind: 'device' });
-    if (row?.ip_index != null) readings.push({ key: Buffer.from(row.ip_index).toString('hex'), kind: 'ip' });
-    return readings;
+    if (row === undefined) return undefined;
+    const devices: { key: string; kind: 'device' | 'ip' }[] = [];
+    if (row.device_index !== null)
+      devices.push({ key: Buffer.from(row.device_index).toString('hex'), kind: 'device' });
+    if (row.ip_index !== null) devices.push({ key: Buffer.from(row.ip_index).toString('hex'), kind: 'ip' });
+    return { devices, updatedAt: row.updated_at.getTime() };
   },
 };

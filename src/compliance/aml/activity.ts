@@ -57,7 +57,11 @@ export interface Activity {
   readonly balanceAfter: number | null;
   /** A keyed blind index (hex) of the device or IP the activity came from; never the value. */
   readonly deviceKey: string | null;
-  /** What `deviceKey` indexes: a device's fingerprint or an IP address (shared far more innocently). */
+  /**
+   * What `deviceKey` indexes: a device's fingerprint or an IP address (shared far more innocently); null when not
+   * known (stored before kinds were, migration 0024). The two are blind-indexed under different keys, so one key is
+   * only ever one kind.
+   */
   readonly deviceKind: DeviceKind | null;
 }
 

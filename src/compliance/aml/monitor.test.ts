@@ -526,6 +526,73 @@ describe('AML monitoring: currencies, refused loads, onboarding devices, setting
       );
     }
     for (const id of office) expect(await alertsOf(id)).toEqual([]);
+    // The office's address was recorded, as an IP address: four are below the bar for one.
+    const recorded = await api.db.query<{ id: string; device_kind: string }>(
+      `SELECT id, device_kind FROM aml_activity WHERE kind = 'onboarding' AND cardholder_id = ANY($1::text[])`,
+      [office],
+    );
+    expect(recorded.rows.map((row) => [row.id, row.device_kind]).sort()).toEqual(
+      office.map((id) => [`${id}:ip`, 'ip']).sort(),
+    );
+
+    // A payment that came with only an IP address is stored as one, and read as one.
+    const payer = await cardholder();
+    const payerCard = await card(payer);
+    await load(payer.account, 100_00);
+    const paid = await created('POST', '/v1/simulate/authorizations', {
+      card_id: payerCard,
+      amount: 10_00,
+      currency: 'HKD',
+      merchant: SHOP,
+      entry_mode: 'ecommerce',
+      ip_address: '203.0.113.7',
+    });
+    const stored = await api.db.query<{ device_kind: string }>(
+      'SELECT device_kind FROM authorizations WHERE id = $1',
+      [String(paid.id)],
+    );
+    expect(stored.rows).toEqual([{ device_kind: 'ip' }]);
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
+    const read = await api.db.query<{ device_kind: string; device_key: Uint8Array }>(
+      `SELECT device_kind, device_key FROM aml_activity WHERE kind = 'authorization' AND id = $1`,
+      [String(paid.id)],
+    );
+    expect(read.rows[0]?.device_kind).toBe('ip');
+    // The same address the office gave at onboarding: one key for both.
+    const officeKey = await api.db.query<{ device_key: Uint8Array }>(
+      `SELECT device_key FROM aml_activity WHERE kind = 'onboarding' AND id = $1`,
+      [`${office[0] ?? ''}:ip`],
+    );
+    expect(Buffer.from(read.rows[0]?.device_key ?? []).toString('hex')).toBe(
+      Buffer.from(officeKey.rows[0]?.device_key ?? []).toString('hex'),
+    );
+  });
+
+  it('raises a pattern once when a subject has more activity than one evaluation reads', async () => {
+    const busy = await cardholder();
+    const loads: string[] = [];
+    let capped = 0;
+    let raised = 0;
+    for (const amount of [7_600_00, 7_700_00, 7_800_00, 7_850_00, 7_900_00, 7_950_00]) {
+      loads.push(await load(busy.account, amount));
+      api.clock.advance(HOUR_MS);
+      const done = await monitorDue({
+        ...api.issuing,
+        devices: amlDevices,
+        rates: amlRates,
+        activityReadMax: 4,
+      });
+      capped += done.capped;
+      raised += done.alerts;
+    }
+    // Raised when the first three were read; later reads, cut to the latest four, see the pattern begin later with
+    // other loads in it, and do not raise it again.
+    expect(capped).toBeGreaterThan(0);
+    const structuring = (await alertsOf(busy.id)).filter((alert) => alert.scenario === 'structuring');
+    expect(structuring.map((alert) => [...(alert.activity as string[])].sort())).toEqual([
+      loads.slice(0, 3).sort(),
+    ]);
+    expect(raised).toBe(1);
   });
 
   it('keeps a currency taken out of the settings out, and watches the reporting currency named', async () => {
@@ -534,6 +601,11 @@ describe('AML monitoring: currencies, refused loads, onboarding devices, setting
     const changed = await call('POST', url, api.operatorHeaders, {
       reporting_currency: 'USD',
       structuring: { thresholds: { HKD: null, USD: [1_000_00] } },
+      rapid_movement: {
+        load_amount_min: { HKD: null, USD: 500_00 },
+        load_amount_large: { HKD: null, USD: 6_000_00 },
+      },
+      cross_border: { foreign_amount_min: { HKD: null, USD: 6_000_00 } },
     });
     expect(changed.status, JSON.stringify(changed.body)).toBe(200);
     const read = await call('GET', url, api.operatorHeaders);
@@ -568,5 +640,85 @@ describe('AML monitoring: currencies, refused loads, onboarding devices, setting
     }
     await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
     expect(await alertsOf(String(holder.id))).toEqual([]);
+  });
+});
+
+describe('AML scenario backtests', () => {
+  it('shows the alerts a change would raise beside the current settings’, changing nothing', async () => {
+    const tried = await withoutProtections(api, await createTestProgram(api));
+    const pattern = async (name: string, amounts: readonly number[]): Promise<string> => {
+      const holder = await created('POST', '/v1/cardholders', { name }, tried.headers);
+      const account = await created(
+        'POST',
+        '/v1/accounts',
+        { cardholder_id: holder.id, currency: 'HKD' },
+        tried.headers,
+      );
+      for (const amount of amounts) {
+        await created(
+          'POST',
+          `/v1/accounts/${String(account.id)}/loads`,
+          { amount, currency: 'HKD' },
+          tried.headers,
+        );
+        api.clock.advance(5 * HOUR_MS);
+      }
+      return String(holder.id);
+    };
+    const three = await pattern('Three Loads', [7_600_00, 7_850_00, 7_990_00]);
+    const two = await pattern('Two Loads', [7_700_00, 7_900_00]);
+    await monitorDue({ ...api.issuing, devices: amlDevices, rates: amlRates });
+    const alertsBefore = await api.db.query('SELECT id FROM aml_alerts');
+
+    const url = `/v1/programs/${tried.program.id}/aml_scenarios/backtest`;
+    const backtest = await call('POST', url, api.operatorHeaders, {
+      scenarios: { structuring: { count_min: 2 } },
+    });
+    expect(backtest.status, JSON.stringify(backtest.body)).toBe(200);
+    expect(backtest.body).toMatchObject({
+      object: 'aml_scenario_backtest',
+      current_version: 0,
+      proposed: { structuring: { count_min: 2 } },
+      cardholders_evaluated: 2,
+    });
+    const structuring = (backtest.body.scenarios as Json[]).find((each) => each.scenario === 'structuring');
+    expect(structuring).toEqual({
+      scenario: 'structuring',
+      current: { alerts: 1, cardholders: 1 },
+      proposed: { alerts: 3, cardholders: 2 },
+    });
+    // With two enough, the pattern of three begins a load earlier (a new alert of its first two), the three become a
+    // linked-amounts alert of their own, and the cardholder with two is alerted.
+    const brief = (list: unknown) =>
+      (list as Json[]).map((each) => [each.cardholder_id, each.reason, (each.activity as string[]).length]);
+    expect(brief(backtest.body.added)).toEqual([
+      [three, 'loads_just_under_threshold', 2],
+      [three, 'linked_loads_reach_threshold', 3],
+      [two, 'loads_just_under_threshold', 2],
+    ]);
+    expect(brief(backtest.body.removed)).toEqual([[three, 'loads_just_under_threshold', 3]]);
+    // The current settings' alert is the one the monitor raised.
+    const raised = (await alertsOf(three)).filter((alert) => alert.scenario === 'structuring');
+    expect(raised).toHaveLength(1);
+
+    const tighter = await call('POST', url, api.operatorHeaders, {
+      scenarios: { structuring: { enabled: false } },
+    });
+    expect((tighter.body.removed as Json[]).map((each) => each.cardholder_id)).toEqual([three]);
+
+    const unknown = await call('POST', url, api.operatorHeaders, {
+      scenarios: { structuring: { count: 2 } },
+    });
+    expect(unknown.body).toMatchObject({ error: { code: 'scenario_parameter_invalid' } });
+    const long = await call('POST', url, api.operatorHeaders, {
+      from: '2020-01-01T00:00:00Z',
+      to: '2020-03-01T00:00:00Z',
+    });
+    expect(long.body).toMatchObject({ error: { code: 'backtest_range_invalid' } });
+    expect((await call('POST', url, tried.headers, {})).status).toBe(403);
+    expect((await api.db.query('SELECT id FROM aml_alerts')).rows).toEqual(alertsBefore.rows);
+    expect(
+      (await call('GET', `/v1/programs/${tried.program.id}/aml_scenarios`, api.operatorHeaders)).body,
+    ).toMatchObject({ version: 0 });
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Database, Transaction } from '../../platform/db/database.js';
+import type { Database, Queryable, Transaction } from '../../platform/db/database.js';
 import { consumeEvents, emitEvent, type RecordsContext } from '../../records/outbox.js';
 import { tierOf, type KycStatus, KYC_STATUSES } from '../kyc/status.js';
 import { limitsFor } from '../kyc/tiers.js';
@@ -32,13 +32,22 @@ export const AML_BATCH = 500;
  */
 export interface DeviceSource {
   authorizationDevices(tx: Transaction, ids: readonly string[]): Promise<ReadonlyMap<string, DeviceReading>>;
-  /** The cardholder's device and IP address as they gave them (each when given). */
-  cardholderDevices(tx: Transaction, cardholderId: string): Promise<readonly DeviceReading[]>;
+  /**
+   * The cardholder's device and IP address as they gave them (each when given), and when the cardholder last
+   * changed (epoch ms); undefined for a cardholder not found.
+   */
+  cardholderDevices(tx: Transaction, cardholderId: string): Promise<OnboardingDevices | undefined>;
+}
+
+export interface OnboardingDevices {
+  readonly devices: readonly { readonly key: string; readonly kind: DeviceKind }[];
+  readonly updatedAt: number;
 }
 
 export interface DeviceReading {
   readonly key: string;
-  readonly kind: DeviceKind;
+  /** Null for an authorization decided before kinds were stored (migration 0024): the key's other rows tell. */
+  readonly kind: DeviceKind | null;
 }
 
 /**
@@ -53,6 +62,8 @@ export interface MonitorContext extends RecordsContext {
   readonly db: Database;
   readonly devices?: DeviceSource;
   readonly rates?: RateSource;
+  /** Activity read for one evaluation at most (default `ACTIVITY_READ_MAX`). */
+  readonly activityReadMax?: number;
 }
 
 /**
@@ -155,6 +166,32 @@ async function convertedOf(
   return amount === null ? null : { amount, currency: reportingCurrency };
 }
 
+/**
+ * Activity converted when recorded into a reporting currency the programme has since changed from, converted again
+ * into the current one (and stored so): patterns across a change of currency are still added up.
+ */
+async function inReportingCurrency(
+  tx: Transaction,
+  context: MonitorContext,
+  activities: Activity[],
+  reportingCurrency: string,
+): Promise<Activity[]> {
+  const result: Activity[] = [];
+  for (const activity of activities) {
+    if (activity.converted === null || activity.converted.currency === reportingCurrency) {
+      result.push(activity);
+      continue;
+    }
+    const converted = await convertedOf(tx, context, activity, reportingCurrency);
+    await tx.query(
+      `UPDATE aml_activity SET converted_amount = $3, converted_currency = $4 WHERE kind = $1 AND id = $2`,
+      [activity.kind, activity.id, converted?.amount ?? null, converted?.currency ?? null],
+    );
+    result.push({ ...activity, converted });
+  }
+  return result;
+}
+
 /** Stores one activity (once: a replayed event changes nothing), with the wallet balance after it for loads. */
 async function recordActivity(
   tx: Transaction,
@@ -223,14 +260,14 @@ async function recordActivity(
       [...activity.flags],
       balanceAfter,
       activity.deviceKey === null ? null : Buffer.from(activity.deviceKey, 'hex'),
-      activity.deviceKey === null ? null : (activity.deviceKind ?? 'device'),
+      activity.deviceKey === null ? null : activity.deviceKind,
       converted?.amount ?? null,
       converted?.currency ?? null,
     ],
   );
 }
 
-interface ActivityRow {
+export interface ActivityRow {
   kind: Activity['kind'];
   id: string;
   program_id: string;
@@ -251,11 +288,11 @@ interface ActivityRow {
   converted_currency: string | null;
 }
 
-const ACTIVITY_COLUMNS = `kind, id, program_id, cardholder_id, at, amount, currency, card_id, wallet_id, approved,
+export const ACTIVITY_COLUMNS = `kind, id, program_id, cardholder_id, at, amount, currency, card_id, wallet_id, approved,
   merchant_country, authorized_amount, flags, balance_after, device_key, device_kind, converted_amount,
   converted_currency`;
 
-function activityFromRow(row: ActivityRow): Activity {
+export function activityFromRow(row: ActivityRow): Activity {
   return {
     id: row.id,
     kind: row.kind,
@@ -272,8 +309,7 @@ function activityFromRow(row: ActivityRow): Activity {
     flags: row.flags,
     balanceAfter: row.balance_after,
     deviceKey: row.device_key === null ? null : Buffer.from(row.device_key).toString('hex'),
-    // Keys stored before kinds were (migration 0024) came from authorizations, most from a device.
-    deviceKind: row.device_key === null ? null : (row.device_kind ?? 'device'),
+    deviceKind: row.device_key === null ? null : row.device_kind,
     converted:
       row.converted_amount === null || row.converted_currency === null
         ? null
@@ -281,7 +317,7 @@ function activityFromRow(row: ActivityRow): Activity {
   };
 }
 
-interface ProgrammeView {
+export interface ProgrammeView {
   readonly homeCountry: string | null;
   readonly kycTiers: unknown;
   readonly settings: ScenarioSettings;
@@ -289,7 +325,7 @@ interface ProgrammeView {
 }
 
 /** A programme's scenario settings (latest version; 0 is the defaults), its home country and its KYC tiers. */
-export async function programmeView(tx: Transaction, programId: string): Promise<ProgrammeView> {
+export async function programmeView(tx: Queryable, programId: string): Promise<ProgrammeView> {
   const found = await tx.query<{
     region: string;
     kyc_tiers: unknown;
@@ -312,6 +348,27 @@ export async function programmeView(tx: Transaction, programId: string): Promise
   };
 }
 
+/** What the scenarios judge one cardholder on: their activity, their programme's home and their tier's caps. */
+export function cardholderView(
+  programme: ProgrammeView,
+  programId: string,
+  cardholderId: string,
+  kycStatus: string | undefined,
+  activities: readonly Activity[],
+): CardholderActivity {
+  return {
+    cardholderId,
+    programId,
+    homeCountry: programme.homeCountry,
+    caps: capsFor(
+      programme.kycTiers,
+      kycStatus ?? 'unverified',
+      new Set(activities.map((activity) => activity.currency).filter((currency) => currency !== '')),
+    ),
+    activities,
+  };
+}
+
 function capsFor(
   kycTiers: unknown,
   kycStatus: string,
@@ -330,7 +387,8 @@ function capsFor(
   return caps;
 }
 
-function fingerprint(hit: ScenarioHit): Buffer {
+/** What makes a hit the same alert: raised once however often it is found. */
+export function alertFingerprint(hit: ScenarioHit): Buffer {
   return createHash('sha256')
     .update(`${hit.scenario}\u001f${hit.reason}\u001f${[...hit.activityIds].sort().join(',')}`)
     .digest();
@@ -343,7 +401,7 @@ async function raiseAlert(
   hit: ScenarioHit,
   settingsVersion: number,
 ): Promise<boolean> {
-  const print = fingerprint(hit);
+  const print = alertFingerprint(hit);
   const seen = await tx.query(
     'SELECT 1 FROM aml_alerts WHERE cardholder_id = $1 AND scenario = $2 AND fingerprint = $3',
     [hit.cardholderId, hit.scenario, print],
@@ -378,6 +436,38 @@ async function raiseAlert(
   return true;
 }
 
+/** The order the scenarios read activity in (`ORDER BY at, kind, id`). */
+const readOrder = (a: Activity, b: Activity): number =>
+  a.at - b.at || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Activity matching `where` ($1 is `subject`, $5 `extra`) within `lookbackMs` before `now`, oldest first, the latest
+ * `cap` at most. `horizon` is the time of the oldest row kept when the cap cut the read short (else
+ * -Infinity): a hit whose window begins before it may be missing activity, and is not raised, or it would come back
+ * with other activity on every evaluation as the horizon moves on.
+ */
+async function readCapped(
+  tx: Transaction,
+  where: string,
+  subject: string | Buffer,
+  now: number,
+  lookbackMs: number,
+  cap: number,
+  extra?: string,
+): Promise<{ activities: Activity[]; horizon: number }> {
+  const rows = await tx.query<ActivityRow>(
+    `SELECT ${ACTIVITY_COLUMNS} FROM aml_activity WHERE ${where} AND at > $2 AND at <= $3
+     ORDER BY at DESC, kind DESC, id DESC LIMIT $4`,
+    [subject, new Date(now - lookbackMs), new Date(now), cap, ...(extra === undefined ? [] : [extra])],
+  );
+  const activities = rows.rows.map(activityFromRow).reverse();
+  const oldest = activities[0];
+  return {
+    activities,
+    horizon: rows.rows.length >= cap && oldest !== undefined ? oldest.at : -Infinity,
+  };
+}
+
 interface SeenDevice {
   readonly device: DeviceReading;
   readonly programId: string;
@@ -390,37 +480,36 @@ async function evaluateDevices(
   context: MonitorContext,
   devices: ReadonlyMap<string, SeenDevice>,
   programmes: Map<string, ProgrammeView>,
-): Promise<number> {
+): Promise<{ raised: number; capped: number }> {
   let raised = 0;
+  let capped = 0;
   for (const [, { device, programId, at }] of [...devices].sort(([a], [b]) => a.localeCompare(b))) {
     const programme = await programmeFor(tx, programId, programmes);
-    // The lookback the scenarios need (a shorter read would cut a run short and raise it again, moved), the latest
-    // first so a cap keeps the latest (a busy public address). Keys of the two kinds never collide: their blind
-    // indexes are keyed apart.
-    const rows = await tx.query<ActivityRow>(
-      `SELECT ${ACTIVITY_COLUMNS} FROM aml_activity
-       WHERE device_key = $1 AND program_id = $2 AND at > $3 AND at <= $4
-       ORDER BY at DESC, kind DESC, id DESC LIMIT $5`,
-      [
-        Buffer.from(device.key, 'hex'),
-        programId,
-        new Date(at - activityLookback(programme.settings).devices),
-        new Date(at),
-        ACTIVITY_READ_MAX,
-      ],
+    // The lookback the scenarios need (a shorter read would cut a run short and raise it again, moved). Keys of
+    // the two kinds never collide: their blind indexes are keyed apart.
+    const { activities, horizon } = await readCapped(
+      tx,
+      'device_key = $1 AND program_id = $5',
+      Buffer.from(device.key, 'hex'),
+      at,
+      activityLookback(programme.settings).devices,
+      context.activityReadMax ?? ACTIVITY_READ_MAX,
+      programId,
     );
-    const activities = rows.rows.map(activityFromRow).reverse();
+    if (horizon > -Infinity) capped += 1;
     for (const hit of evaluateSharedDevice(activities, programme.settings, at)) {
+      if (hit.window.from < horizon) continue;
       if (await raiseAlert(tx, context, hit, programme.settingsVersion)) raised += 1;
     }
   }
-  return raised;
+  return { raised, capped };
 }
 
 /**
  * The device and IP address a cardholder gave at onboarding (or changed to since), as activity of kind
- * `onboarding` (id `chd_…:device` or `chd_…:ip`): a ring onboarding many identities from one phone shows before
- * any of them pays. Recorded again only when the key changed, at the time of the event that changed it.
+ * `onboarding` (id `chd_…:device` or `chd_…:ip`, then `chd_…:device:<ms>` for a change): a ring onboarding many
+ * identities from one phone shows before any of them pays. Recorded again only when the key changed, at the time of
+ * the event that changed it.
  */
 async function recordOnboarding(
   tx: Transaction,
@@ -429,17 +518,30 @@ async function recordOnboarding(
 ): Promise<(Activity & { readonly device: DeviceReading })[]> {
   if (context.devices === undefined || fact.at === null) return [];
   const found = await context.devices.cardholderDevices(tx, fact.cardholderId);
+  if (found === undefined) return [];
+  // The cardholder as they are now: known so since their last change, which may be after this event (a monitor
+  // catching up), so never dated earlier than that.
+  const at = Math.max(fact.at, found.updatedAt);
   const recorded: (Activity & { readonly device: DeviceReading })[] = [];
-  for (const device of found) {
-    const id = `${fact.cardholderId}:${device.kind}`;
-    const key = Buffer.from(device.key, 'hex');
+  for (const device of found.devices) {
+    const latest = await tx.query<{ device_key: Uint8Array }>(
+      `SELECT device_key FROM aml_activity WHERE cardholder_id = $1 AND kind = 'onboarding' AND device_kind = $2
+       ORDER BY at DESC, id DESC LIMIT 1`,
+      [fact.cardholderId, device.kind],
+    );
+    const before = latest.rows[0];
+    if (before !== undefined && Buffer.from(before.device_key).toString('hex') === device.key) continue;
+    // Rows are never rewritten (an alert that listed one keeps meaning what it meant): a change is a row of its own.
+    const id =
+      before === undefined
+        ? `${fact.cardholderId}:${device.kind}`
+        : `${fact.cardholderId}:${device.kind}:${String(at)}`;
     const changed = await tx.query(
       `INSERT INTO aml_activity (kind, id, program_id, cardholder_id, at, amount, currency, device_key, device_kind)
        VALUES ('onboarding', $1, $2, $3, $4, 0, '', $5, $6)
-       ON CONFLICT (kind, id) DO UPDATE SET device_key = excluded.device_key, at = excluded.at
-         WHERE aml_activity.device_key IS DISTINCT FROM excluded.device_key
+       ON CONFLICT (kind, id) DO NOTHING
        RETURNING id`,
-      [id, fact.programId, fact.cardholderId, new Date(fact.at), key, device.kind],
+      [id, fact.programId, fact.cardholderId, new Date(at), Buffer.from(device.key, 'hex'), device.kind],
     );
     if (changed.rows.length === 0) continue;
     recorded.push({
@@ -447,7 +549,7 @@ async function recordOnboarding(
       kind: 'onboarding',
       programId: fact.programId,
       cardholderId: fact.cardholderId,
-      at: fact.at,
+      at,
       amount: 0,
       currency: '',
       converted: null,
@@ -490,44 +592,34 @@ async function evaluateCardholder(
   programId: string,
   now: number,
   programmes: Map<string, ProgrammeView>,
-): Promise<number> {
+): Promise<{ raised: number; capped: boolean }> {
   const programme = await programmeFor(tx, programId, programmes);
   const lookback = activityLookback(programme.settings);
-  // As far back as the programme's longest window, and loads a rolling year more for the yearly tier rule; the
+  // Loads a rolling year back for the yearly tier rule, everything else only as far as the windows need; each the
   // latest first, so a cap keeps the latest.
-  const rows = await tx.query<ActivityRow>(
-    `SELECT ${ACTIVITY_COLUMNS} FROM aml_activity
-     WHERE cardholder_id = $1 AND at <= $2 AND (at > $3 OR (kind = 'load' AND at > $4))
-     ORDER BY at DESC, kind DESC, id DESC LIMIT $5`,
-    [
-      cardholderId,
-      new Date(now),
-      new Date(now - lookback.others),
-      new Date(now - lookback.loads),
-      ACTIVITY_READ_MAX,
-    ],
+  const cap = context.activityReadMax ?? ACTIVITY_READ_MAX;
+  const read = [
+    await readCapped(tx, "cardholder_id = $1 AND kind = 'load'", cardholderId, now, lookback.loads, cap),
+    await readCapped(tx, "cardholder_id = $1 AND kind <> 'load'", cardholderId, now, lookback.others, cap),
+  ];
+  const activities = await inReportingCurrency(
+    tx,
+    context,
+    read.flatMap((part) => part.activities).sort(readOrder),
+    programme.settings.reporting_currency,
   );
-  const activities = rows.rows.map(activityFromRow).reverse();
+  const horizon = Math.max(...read.map((part) => part.horizon));
   const holder = await tx.query<{ kyc_status: string }>(
     'SELECT kyc_status FROM aml_cardholders WHERE cardholder_id = $1',
     [cardholderId],
   );
-  const view: CardholderActivity = {
-    cardholderId,
-    programId,
-    homeCountry: programme.homeCountry,
-    caps: capsFor(
-      programme.kycTiers,
-      holder.rows[0]?.kyc_status ?? 'unverified',
-      new Set(activities.map((activity) => activity.currency).filter((currency) => currency !== '')),
-    ),
-    activities,
-  };
+  const view = cardholderView(programme, programId, cardholderId, holder.rows[0]?.kyc_status, activities);
   let raised = 0;
   for (const hit of evaluateScenarios(view, programme.settings, now)) {
+    if (hit.window.from < horizon) continue;
     if (await raiseAlert(tx, context, hit, programme.settingsVersion)) raised += 1;
   }
-  return raised;
+  return { raised, capped: horizon > -Infinity };
 }
 
 const DAY_MS = 86_400_000;
@@ -540,7 +632,7 @@ const EVALUATIONS_PER_BATCH_MAX = 31;
  * start over the whole outbox) asks as of each day's last activity, not only the latest, or a pattern followed by
  * quieter days would go unseen. Usually one time: a batch spans seconds.
  */
-function evaluationTimes(times: ReadonlySet<number>): number[] {
+export function evaluationTimes(times: ReadonlySet<number>): number[] {
   const lastOfDay = new Map<number, number>();
   for (const at of times) {
     const day = Math.floor(at / DAY_MS);
@@ -556,8 +648,9 @@ function evaluationTimes(times: ReadonlySet<number>): number[] {
 export async function monitorBatch(
   context: MonitorContext,
   batchSize = AML_BATCH,
-): Promise<{ events: number; alerts: number }> {
+): Promise<{ events: number; alerts: number; capped: number }> {
   let alerts = 0;
+  let capped = 0;
   const events = await consumeEvents(context.db, context, AML_CONSUMER, batchSize, async (batch, tx) => {
     // Each cardholder the batch touched, with the time of their latest activity in it.
     const touched = new Map<string, { times: Set<number>; programId: string }>();
@@ -574,7 +667,7 @@ export async function monitorBatch(
     const devices = new Map<string, SeenDevice>();
     const seeDevice = (activity: Pick<Activity, 'programId' | 'at'>, device: DeviceReading): void => {
       // Per programme: one key seen in two programmes is judged in each (programmes are counted apart).
-      const key = `${activity.programId}:${device.kind}:${device.key}`;
+      const key = `${activity.programId}:${device.key}`;
       devices.set(key, {
         device,
         at: Math.max(devices.get(key)?.at ?? 0, activity.at),
@@ -609,26 +702,32 @@ export async function monitorBatch(
     }
     for (const [cardholderId, { times, programId }] of [...touched].sort(([a], [b]) => a.localeCompare(b))) {
       for (const at of evaluationTimes(times)) {
-        alerts += await evaluateCardholder(tx, context, cardholderId, programId, at, programmes);
+        const done = await evaluateCardholder(tx, context, cardholderId, programId, at, programmes);
+        alerts += done.raised;
+        if (done.capped) capped += 1;
       }
     }
-    alerts += await evaluateDevices(tx, context, devices, programmes);
+    const shared = await evaluateDevices(tx, context, devices, programmes);
+    alerts += shared.raised;
+    capped += shared.capped;
   });
-  return { events, alerts };
+  return { events, alerts, capped };
 }
 
 /** Runs batches until the outbox is read to its end (bounded: at most `batchesMax`). */
 export async function monitorDue(
   context: MonitorContext,
   batchesMax = 100,
-): Promise<{ events: number; alerts: number }> {
+): Promise<{ events: number; alerts: number; capped: number }> {
   let events = 0;
   let alerts = 0;
+  let capped = 0;
   for (let batch = 0; batch < batchesMax; batch += 1) {
     const done = await monitorBatch(context);
     events += done.events;
     alerts += done.alerts;
+    capped += done.capped;
     if (done.events === 0) break;
   }
-  return { events, alerts };
+  return { events, alerts, capped };
 }

@@ -68,10 +68,10 @@ describe('scenario settings: merging', () => {
 
   it('takes a currency given as null out of a map, so the rule leaves that currency alone', () => {
     const settings = parseScenarioSettings({
-      cross_border: { foreign_amount_min: { HKD: null, USD: 10_000_00 } },
+      cross_border: { foreign_amount_min: { HKD: null } },
       structuring: { thresholds: { HKD: null } },
     });
-    expect(settings.cross_border.foreign_amount_min).toEqual({ USD: 10_000_00 });
+    expect(settings.cross_border.foreign_amount_min).toEqual({});
     expect(settings.structuring.thresholds).toEqual({});
     // Only inside a map: a parameter itself is never null.
     expect(refused({ cross_border: { foreign_amount_min: null } }).param).toBe(
@@ -104,9 +104,30 @@ describe('scenario settings: merging', () => {
 });
 
 describe('scenario settings: the reporting currency and stored versions', () => {
+  /** A programme counting in USD: every amount moved from HKD to USD. */
+  const IN_USD = {
+    reporting_currency: 'USD',
+    structuring: { thresholds: { HKD: null, USD: [1_000_000] } },
+    rapid_movement: {
+      load_amount_min: { HKD: null, USD: 500_00 },
+      load_amount_large: { HKD: null, USD: 6_000_00 },
+    },
+    cross_border: { foreign_amount_min: { HKD: null, USD: 6_000_00 } },
+  };
+
   it('counts in HKD unless the programme names another reporting currency', () => {
     expect(DEFAULT_SCENARIO_SETTINGS.reporting_currency).toBe('HKD');
-    expect(parseScenarioSettings({ reporting_currency: 'USD' }).reporting_currency).toBe('USD');
+    expect(parseScenarioSettings(IN_USD).reporting_currency).toBe('USD');
+    // A rule naming amounts, none of them in the reporting currency, would watch other currencies nowhere.
+    const unnamed = refused({ reporting_currency: 'USD' });
+    expect(unnamed.param).toBe('structuring[thresholds]');
+    expect(unnamed.message).toBe(
+      'structuring[thresholds] names amounts in HKD but none in the reporting currency USD: amounts in other ' +
+        'currencies would be watched nowhere (give one in USD, or none at all)',
+    );
+    expect(refused({ cross_border: { foreign_amount_min: { HKD: null, USD: 100 } } }).param).toBe(
+      'cross_border[foreign_amount_min]',
+    );
     for (const value of ['usd', 'XAU', 5, null]) {
       const error = refused({ reporting_currency: value });
       expect(error.code).toBe('scenario_parameter_invalid');
@@ -116,15 +137,12 @@ describe('scenario settings: the reporting currency and stored versions', () => 
   });
 
   it('reads a stored version as it was stored: a currency taken out stays out', () => {
-    const changed = parseScenarioSettings({
-      structuring: { thresholds: { HKD: null, USD: [1_000_000] } },
-      rapid_movement: { load_amount_min: { HKD: null } },
-    });
+    const changed = parseScenarioSettings(IN_USD);
     expect(changed.structuring.thresholds).toEqual({ USD: [1_000_000] });
     const stored = JSON.parse(JSON.stringify(changed)) as unknown;
     const read = readStoredScenarioSettings(stored);
     expect(read).toEqual(changed);
-    expect(read.rapid_movement.load_amount_min).toEqual({});
+    expect(read.rapid_movement.load_amount_min).toEqual({ USD: 500_00 });
     // Given as a change instead, the same object would merge into the defaults' maps and bring HKD back.
     expect(parseScenarioSettings(stored).structuring.thresholds).toHaveProperty('HKD');
   });
@@ -189,6 +207,14 @@ describe('scenario settings: refusals', () => {
     );
     expect(refused({ capture_abuse: { force_post_count_min: null } }).message).toContain('not null');
     expect(refused({ cross_border: { countries_min: [4] } }).message).toContain('not a list');
+  });
+
+  it('refuses a gateway bar for IP addresses below the bar that raises a hit', () => {
+    const error = refused({ shared_device: { ip_cardholders_min: 20, ip_cardholders_max: 19 } });
+    expect(error.param).toBe('shared_device[ip_cardholders_max]');
+    expect(error.message).toBe(
+      'shared_device[ip_cardholders_max] (19) must be at least shared_device[ip_cardholders_min] (20)',
+    );
   });
 
   it('refuses a share or count out of its range', () => {

@@ -481,7 +481,45 @@ export function parseScenarioSettings(
   input: unknown,
   base: ScenarioSettings = DEFAULT_SCENARIO_SETTINGS,
 ): ScenarioSettings {
-  return parseOver(input, base, false);
+  const settings = parseOver(input, base, false);
+  checkTogether(settings);
+  return settings;
+}
+
+/** The parameters by currency, each with its scenario's name: where the reporting currency must be named. */
+const CURRENCY_MAPS: readonly { readonly scenario: ScenarioName; readonly name: string }[] = [
+  { scenario: 'structuring', name: 'thresholds' },
+  { scenario: 'rapid_movement', name: 'load_amount_min' },
+  { scenario: 'rapid_movement', name: 'load_amount_large' },
+  { scenario: 'cross_border', name: 'foreign_amount_min' },
+];
+
+/** What no single parameter's range can say: the parameters against each other. */
+function checkTogether(settings: ScenarioSettings): void {
+  const reporting = settings.reporting_currency;
+  for (const { scenario, name } of CURRENCY_MAPS) {
+    const byCurrency = (
+      settings[scenario] as unknown as Readonly<Record<string, Readonly<Record<string, unknown>>>>
+    )[name];
+    const named = Object.keys(byCurrency ?? {});
+    // Amounts in currencies a rule does not name are watched in the reporting currency: a rule that names some but
+    // not that one would watch them nowhere.
+    if (named.length > 0 && !named.includes(reporting)) {
+      refuse(
+        `${scenario}[${name}] names amounts in ${named.sort().join(', ')} but none in the reporting currency ` +
+          `${reporting}: amounts in other currencies would be watched nowhere (give one in ${reporting}, or none at all)`,
+        `${scenario}[${name}]`,
+      );
+    }
+  }
+  const shared = settings.shared_device;
+  if (shared.ip_cardholders_max < shared.ip_cardholders_min) {
+    refuse(
+      `shared_device[ip_cardholders_max] (${String(shared.ip_cardholders_max)}) must be at least ` +
+        `shared_device[ip_cardholders_min] (${String(shared.ip_cardholders_min)})`,
+      'shared_device[ip_cardholders_max]',
+    );
+  }
 }
 
 /**

@@ -961,7 +961,7 @@ export function evaluateSharedDevice(
   const windowMs = shared.window_hours * HOUR_MS;
   const groups = new Map<string, Activity[]>();
   for (const activity of readable(activities, now, (each) => typeof each.deviceKey === 'string')) {
-    const key = `${activity.programId}\u0000${activity.deviceKind ?? 'device'}\u0000${activity.deviceKey ?? ''}`;
+    const key = `${activity.programId}\u0000${activity.deviceKey ?? ''}`;
     const group = groups.get(key);
     if (group === undefined) groups.set(key, [activity]);
     else group.push(activity);
@@ -969,7 +969,8 @@ export function evaluateSharedDevice(
   const hits: ScenarioHit[] = [];
   for (const key of [...groups.keys()].sort()) {
     const group = groups.get(key) ?? [];
-    const isIp = (group[0] as Activity).deviceKind === 'ip';
+    // A key is one kind (device and IP indexes are keyed apart); rows stored before kinds were say none.
+    const isIp = group.some((item) => item.deviceKind === 'ip');
     if (isIp && new Set(group.map((item) => item.cardholderId)).size > shared.ip_cardholders_max) continue;
     const run = deviceRun(group, windowMs, isIp ? shared.ip_cardholders_min : shared.cardholders_min);
     if (run === undefined || run.last < now - windowMs) continue;

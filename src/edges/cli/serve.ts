@@ -253,6 +253,9 @@ export async function serve(
       .then(
         (done) => {
           if (done.alerts > 0) logger.info(done, 'AML alerts raised');
+          // A subject with more activity in its lookback than one evaluation reads: patterns older than what was
+          // read are not raised (monitor.ts readCapped).
+          if (done.capped > 0) logger.warn(done, 'AML evaluations cut short by the activity read cap');
         },
         (error: unknown) => logger.error({ err: error }, 'AML monitoring failed'),
       )

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { backtestScenarioSettings, type AmlBacktest } from '../../../compliance/aml/backtest.js';
 import { AML_ALERT_COLUMNS, amlAlertFromRow, type AmlAlertRow } from '../../../compliance/aml/monitor.js';
 import { SCENARIOS, ScenarioSettingsSchema } from '../../../compliance/aml/parameters.js';
 import {
@@ -93,6 +94,59 @@ const SettingsChanges = Type.Record(Type.String(), Type.Unknown(), {
     'Per scenario, the parameters to change (e.g. { "structuring": { "count_min": 4 } }); the rest stay as they are',
   minProperties: 1,
 });
+
+const BacktestBody = Type.Object(
+  {
+    scenarios: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description:
+          'Changes over the current settings, as POST …/aml_scenarios takes them; left out, the current settings are backtested',
+      }),
+    ),
+    from: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Start of the range (default 30 days before `to`)' }),
+    ),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'End of the range (default now)' })),
+  },
+  { additionalProperties: false },
+);
+
+const AlertCount = Type.Object({ alerts: Type.Integer(), cardholders: Type.Integer() });
+const BacktestAlert = Type.Object({
+  scenario: StringEnum(SCENARIOS),
+  reason: Type.String(),
+  cardholder_id: Type.String(),
+  summary: Type.String(),
+  window: Type.Object({
+    from: Type.String({ format: 'date-time' }),
+    to: Type.String({ format: 'date-time' }),
+  }),
+  activity: Type.Array(Type.String()),
+});
+const BacktestSchema = Type.Object({
+  object: Type.Literal('aml_scenario_backtest'),
+  program_id: Type.String(),
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  current_version: Type.Integer(),
+  proposed: ScenarioSettingsSchema,
+  cardholders_evaluated: Type.Integer(),
+  activities_read: Type.Integer(),
+  scenarios: Type.Array(
+    Type.Object({ scenario: StringEnum(SCENARIOS), current: AlertCount, proposed: AlertCount }),
+  ),
+  added: Type.Array(BacktestAlert, {
+    description: 'Alerts the proposal raises that the current settings do not',
+  }),
+  removed: Type.Array(BacktestAlert, {
+    description: 'Alerts the current settings raise that the proposal would not',
+  }),
+});
+
+/** The backtest as the response schema types it: the domain's is deeply read-only. */
+function backtestResponse(backtest: AmlBacktest): Static<typeof BacktestSchema> {
+  return JSON.parse(JSON.stringify(backtest)) as Static<typeof BacktestSchema>;
+}
 
 /** The settings as the response schema types them: the domain's are deeply read-only. */
 function asResponse(settings: AmlScenarioSettings): Static<typeof SettingsSchema> {
@@ -454,6 +508,34 @@ export function registerAmlRoutes(app: LantauApp, context: IssuingContext): void
       reply.mutate(200, async (tx) =>
         asResponse(
           await updateScenarioSettings(tx, context, request.params.id, request.body, actorOf(request)),
+        ),
+      ),
+  );
+
+  app.post(
+    '/v1/programs/:id/aml_scenarios/backtest',
+    {
+      config: { auth: 'operator', scope: 'cases:write' },
+      schema: {
+        summary:
+          'The alerts a change to the scenarios would have raised over the programme’s activity in a range (at most 31 days), beside the current settings’; nothing is changed',
+        tags: ['aml'],
+        params: ProgramParams,
+        body: BacktestBody,
+        response: { 200: BacktestSchema, ...errorResponses },
+      },
+    },
+    async (request) =>
+      backtestResponse(
+        await backtestScenarioSettings(
+          context.db,
+          request.params.id,
+          {
+            ...(request.body.scenarios === undefined ? {} : { scenarios: request.body.scenarios }),
+            ...(request.body.from === undefined ? {} : { from: new Date(request.body.from) }),
+            ...(request.body.to === undefined ? {} : { to: new Date(request.body.to) }),
+          },
+          context.clock.now(),
         ),
       ),
   );
