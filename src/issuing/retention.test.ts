@@ -342,6 +342,13 @@ describe('the purge', () => {
     const id = who.gone;
     expect((await byEmail(GONE.email)).map((holder) => holder.id)).toEqual([id]);
 
+    // What AML monitoring recorded of the device they onboarded from (as the monitor writes it).
+    await api.db.query(
+      `INSERT INTO aml_activity (kind, id, program_id, cardholder_id, at, amount, currency, device_key, device_kind)
+       VALUES ('onboarding', $1, $2, $3, $4, 0, '', $5, 'device')`,
+      [`${id}:device`, main.program.id, id, new Date(T0), api.vault.blindIndex(GONE.device_id, 'device')],
+    );
+
     // Small batches, so the run goes through several transactions.
     const firstRun = await purgeDue(api.issuing, { batchSize: 3 });
     expect(firstRun).toMatchObject({ purged: 4, held: 3, cases: 1, alerts: 1, completed: true });
@@ -360,6 +367,11 @@ describe('the purge', () => {
       await api.vault.decrypt(Buffer.from(row.pii_encrypted), cardholderPiiAad(id)),
     );
     expect(document).toEqual(PURGED_PERSONAL_DATA);
+    const keyed = await api.db.query(
+      'SELECT 1 FROM aml_activity WHERE cardholder_id = $1 AND device_key IS NOT NULL',
+      [id],
+    );
+    expect(keyed.rows).toEqual([]);
 
     // The API still answers, with the placeholder, to the programme and to the operator.
     for (const headers of [main.headers, api.operatorHeaders]) {

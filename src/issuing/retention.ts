@@ -1,4 +1,5 @@
 import { CASE_COLUMNS, caseFromRow, type CaseRow } from '../compliance/aml/cases.js';
+import { forgetCardholderDevices } from '../compliance/aml/monitor.js';
 import type { Transaction } from '../platform/db/database.js';
 import { appendAudit, type AuditInput } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
@@ -207,6 +208,7 @@ async function purgeCardholder(
   );
   const purged = updated.rows[0];
   if (purged === undefined) throw new Error('UPDATE … RETURNING returned no row');
+  await forgetCardholderDevices(tx, row.id);
   const { cases, notes } = await purgeCases(tx, context, row.id, cutoff);
   const alerts = await purgeAlerts(tx, context, row.id, cutoff);
   // The summary, as every cardholder.* event: no personal data, and nothing of cases or alerts.

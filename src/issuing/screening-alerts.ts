@@ -1,6 +1,6 @@
 import type { Queryable, Transaction } from '../platform/db/database.js';
 import { LantauError, notFound } from '../platform/errors.js';
-import { appendAudit, requirePerson } from '../records/audit.js';
+import { appendAudit, requirePerson, writtenGrounds } from '../records/audit.js';
 import { emitEvent } from '../records/outbox.js';
 import {
   ALERT_COLUMNS,
@@ -127,14 +127,7 @@ export async function decideScreeningAlert(
   by: Actor,
 ): Promise<ScreeningAlert> {
   requirePerson(by.actor, 'decides a screening alert');
-  const written = grounds.trim();
-  if (written.length === 0 || written.length > GROUNDS_LENGTH_MAX) {
-    throw new LantauError(
-      'grounds_required',
-      `Give the grounds for the decision in words (1 to ${String(GROUNDS_LENGTH_MAX)} characters)`,
-      { param: 'grounds' },
-    );
-  }
+  const written = writtenGrounds(grounds, GROUNDS_LENGTH_MAX);
   // The cardholder first, as every writer on the cardholder locks: screening, loads and authorizations.
   const owner = await tx.query<{ cardholder_id: string }>(
     'SELECT cardholder_id FROM screening_alerts WHERE id = $1',

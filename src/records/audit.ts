@@ -30,6 +30,22 @@ export function requirePerson(actor: AuditActor, doing: string): void {
   }
 }
 
+/**
+ * The written grounds of a person's decision, trimmed: refused when empty or longer than `lengthMax`, as no
+ * decision about a person is recorded without its reasons in words.
+ */
+export function writtenGrounds(grounds: string, lengthMax: number): string {
+  const written = grounds.trim();
+  if (written.length === 0 || written.length > lengthMax) {
+    throw new LantauError(
+      'grounds_required',
+      `Give the grounds for the decision in words (1 to ${String(lengthMax)} characters)`,
+      { param: 'grounds' },
+    );
+  }
+  return written;
+}
+
 export interface AuditInput {
   readonly actor: AuditActor;
   /** `resource.verb`, such as `program.created` or `pan.revealed`. */

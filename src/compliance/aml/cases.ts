@@ -1,6 +1,6 @@
 import type { Queryable, SqlParam, Transaction } from '../../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../../platform/errors.js';
-import { appendAudit, requirePerson, type AuditActor } from '../../records/audit.js';
+import { appendAudit, requirePerson, writtenGrounds, type AuditActor } from '../../records/audit.js';
 import { emitEvent, type RecordsContext } from '../../records/outbox.js';
 
 /**
@@ -401,14 +401,7 @@ export interface CaseDecisionInput {
 
 /** Checks a decision before anything is built for it: grounds, the version, the case open. */
 export function checkDecision(row: CaseRow, input: Omit<CaseDecisionInput, 'report'>): string {
-  const grounds = input.grounds.trim();
-  if (grounds.length === 0 || grounds.length > GROUNDS_LENGTH_MAX) {
-    throw invalidRequest(
-      'grounds_required',
-      `Give the grounds for the decision in words (1 to ${String(GROUNDS_LENGTH_MAX)} characters)`,
-      'grounds',
-    );
-  }
+  const grounds = writtenGrounds(input.grounds, GROUNDS_LENGTH_MAX);
   assertOpen(row);
   if (row.version !== input.version) {
     throw new LantauError(

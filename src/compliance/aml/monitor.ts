@@ -147,6 +147,18 @@ function balanceEffect(activity: ReadActivity): number {
   }
 }
 
+/**
+ * Forgets the device and IP keys of a cardholder whose personal data is purged (retention): a blind index is
+ * pseudonymous personal data too. Their activity stays, with no key.
+ */
+export async function forgetCardholderDevices(tx: Transaction, cardholderId: string): Promise<void> {
+  await tx.query(
+    `UPDATE aml_activity SET device_key = NULL, device_kind = NULL
+     WHERE cardholder_id = $1 AND device_key IS NOT NULL`,
+    [cardholderId],
+  );
+}
+
 /** The amount in the reporting currency, when it is in another and a rate is known (parameters.ts). */
 async function convertedOf(
   tx: Transaction,
