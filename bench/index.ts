@@ -19,6 +19,8 @@
  *   aml      AML scenarios over a benign generated population (bench/aml.ts): per scenario the alerts per 1,000
  *            cardholders a month and the share of cardholders alerted (all false positives there), and the time of
  *            one evaluation of one cardholder
+ *   iso8583  the ISO 8583 codec (bench/iso8583.ts): pack and unpack rates of a typical 0100 in each profile, beside
+ *            the npm `iso_8583` package measured in the same run
  * Options:
  *   --seconds N           each measured run (default 3; the authorizations bench's phases default to 10)
  *   --backend B           postgres, pglite or both (default both)
@@ -49,6 +51,7 @@ import { Keyring } from '../src/vault/keyring.js';
 import { benchLedger } from './ledger.js';
 import { benchVault } from './vault.js';
 import { benchAml } from './aml.js';
+import { benchIso8583 } from './iso8583.js';
 import { benchAuthorizations } from './authorizations.js';
 import { benchIssuing } from './issuing.js';
 import { benchRisk } from './risk.js';
@@ -103,6 +106,7 @@ const selected = new Set(
         'risk',
         'screening',
         'aml',
+        'iso8583',
       ],
 );
 const serverUrl =
@@ -277,6 +281,7 @@ try {
   if (selected.has('risk')) await benchRisk();
   if (selected.has('screening')) benchScreening(seconds);
   if (selected.has('aml')) benchAml();
+  if (selected.has('iso8583')) benchIso8583(seconds);
 } finally {
   for (const backend of backends) await backend.dispose();
 }
