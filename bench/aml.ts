@@ -35,6 +35,7 @@ import type { Activity, CardholderActivity, TierCaps } from '../src/compliance/a
 import { DEFAULT_SCENARIO_SETTINGS, SCENARIOS, type ScenarioName } from '../src/compliance/aml/parameters.js';
 import {
   activityLookback,
+  compareActivities,
   evaluateScenario,
   evaluateScenarios,
   evaluateSharedDevice,
@@ -97,10 +98,6 @@ function roundDown(amount: number): number {
 }
 
 const NO_FLAGS: readonly string[] = [];
-
-/** The order the consumer reads activity in (`ORDER BY at, kind, id`). */
-const inReadOrder = (a: Activity, b: Activity): number =>
-  a.at - b.at || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 type Details = Partial<
   Pick<
@@ -229,7 +226,7 @@ function holderActivity(
     );
     if (dueAt === null && balance < size / 4) dueAt = auth.time + random.uniform(0.5, 18) * HOUR_MS;
   }
-  activities.sort(inReadOrder);
+  activities.sort(compareActivities);
   return { id: cardholderId, caps, verified, activities };
 }
 
@@ -312,7 +309,7 @@ function percentile(sorted: Float64Array, share: number): number {
 function evaluateDevices(byKey: ReadonlyMap<string, Activity[]>, lookbackMs: number, tally: Tally): void {
   for (const key of [...byKey.keys()].sort()) {
     const activities = byKey.get(key) ?? [];
-    activities.sort(inReadOrder);
+    activities.sort(compareActivities);
     for (const now of evaluationTimes(activities)) {
       const window = upTo(activities, now, lookbackMs);
       const started = performance.now();

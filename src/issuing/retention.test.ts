@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestApi, type TestApi } from '../../test/support/app.js';
+import { callJson, expectStatus, openTestApi, type TestApi } from '../../test/support/app.js';
 import { createTestProgram, type TestProgram } from '../../test/support/programs.js';
 import {
   loadTestSanctionsList,
@@ -108,24 +108,8 @@ const who = {} as Record<Person, string>;
 const caseOf = {} as Record<'reported' | 'open' | 'recent', string>;
 let clearedAlert: string;
 
-async function call(method: 'GET' | 'POST' | 'PATCH', url: string, headers: Headers, body?: Json) {
-  const response = await api.app.inject({
-    method,
-    url,
-    headers,
-    ...(body === undefined ? {} : { payload: body }),
-  });
-  return { status: response.statusCode, body: response.json<Json>() };
-}
-
-async function expectStatus(
-  response: Promise<{ status: number; body: Json }>,
-  status: number,
-): Promise<Json> {
-  const answer = await response;
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  return answer.body;
-}
+const call = (method: 'GET' | 'POST' | 'PATCH', url: string, headers: Headers, body?: Json) =>
+  callJson(api.app, method, url, headers, body);
 
 async function createCardholder(body: Json): Promise<string> {
   return String((await expectStatus(call('POST', '/v1/cardholders', main.headers, body), 201)).id);

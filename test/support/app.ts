@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
 import type { IssuingContext } from '../../src/issuing/programs.js';
 import { envKek } from '../../src/vault/kek-env.js';
 import { Keyring } from '../../src/vault/keyring.js';
@@ -70,4 +71,33 @@ export async function openTestApi(
       await db.close();
     },
   };
+}
+
+type Json = Record<string, unknown>;
+
+/** One request through the app (no socket): its status and its JSON body. */
+export async function callJson(
+  app: LantauApp,
+  method: 'GET' | 'POST' | 'PATCH',
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  body?: Json,
+): Promise<{ status: number; body: Json }> {
+  const response = await app.inject({
+    method,
+    url,
+    headers,
+    ...(body === undefined ? {} : { payload: body }),
+  });
+  return { status: response.statusCode, body: response.json<Json>() };
+}
+
+/** The body of an answer that must have `status`; the assertion shows the body when it has not. */
+export async function expectStatus(
+  response: Promise<{ status: number; body: Json }>,
+  status: number,
+): Promise<Json> {
+  const answer = await response;
+  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
+  return answer.body;
 }

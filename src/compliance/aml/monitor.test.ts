@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestApi, type TestApi } from '../../../test/support/app.js';
+import { callJson, openTestApi, type TestApi } from '../../../test/support/app.js';
 import { createTestProgram, withoutProtections, type TestProgram } from '../../../test/support/programs.js';
 import { verifyAuditChain } from '../../records/audit.js';
 import { amlDevices } from '../../processing/aml-devices.js';
@@ -28,15 +28,8 @@ let api: TestApi;
 let main: TestProgram;
 let people = 0;
 
-async function call(method: 'GET' | 'POST' | 'PATCH', url: string, headers: Headers, body?: Json) {
-  const response = await api.app.inject({
-    method,
-    url,
-    headers,
-    ...(body === undefined ? {} : { payload: body }),
-  });
-  return { status: response.statusCode, body: response.json<Json>() };
-}
+const call = (method: 'GET' | 'POST' | 'PATCH', url: string, headers: Headers, body?: Json) =>
+  callJson(api.app, method, url, headers, body);
 
 async function created(
   method: 'POST',

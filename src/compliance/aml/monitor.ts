@@ -11,7 +11,13 @@ import {
   readStoredScenarioSettings,
   type ScenarioSettings,
 } from './parameters.js';
-import { activityLookback, evaluateScenarios, evaluateSharedDevice, type ScenarioHit } from './scenarios.js';
+import {
+  activityLookback,
+  compareActivities,
+  evaluateScenarios,
+  evaluateSharedDevice,
+  type ScenarioHit,
+} from './scenarios.js';
 
 /**
  * AML transaction monitoring: a consumer of the outbox (`aml_monitoring`), never on the authorization path. Each
@@ -448,10 +454,6 @@ async function raiseAlert(
   return true;
 }
 
-/** The order the scenarios read activity in (`ORDER BY at, kind, id`). */
-const readOrder = (a: Activity, b: Activity): number =>
-  a.at - b.at || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
 /**
  * Activity matching `where` ($1 is `subject`, $5 `extra`) within `lookbackMs` before `now`, oldest first, the latest
  * `cap` at most. `horizon` is the time of the oldest row kept when the cap cut the read short (else
@@ -617,7 +619,7 @@ async function evaluateCardholder(
   const activities = await inReportingCurrency(
     tx,
     context,
-    read.flatMap((part) => part.activities).sort(readOrder),
+    read.flatMap((part) => part.activities).sort(compareActivities),
     programme.settings.reporting_currency,
   );
   const horizon = Math.max(...read.map((part) => part.horizon));

@@ -50,7 +50,7 @@ export const FLAG_OVER_CAPTURE_BEYOND_TOLERANCE = 'over_capture_beyond_tolerance
 // ---- Reading the activity ----
 
 /** Time order, then kind and id: the order the consumer reads activity in (`ORDER BY at, kind, id`). */
-const compareActivities = (a: Activity, b: Activity): number =>
+export const compareActivities = (a: Activity, b: Activity): number =>
   a.at - b.at || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestApi, type TestApi } from '../../../../test/support/app.js';
+import { callJson, expectStatus, openTestApi, type TestApi } from '../../../../test/support/app.js';
 import { createTestProgram, type TestProgram } from '../../../../test/support/programs.js';
 import {
   loadTestSanctionsList,
@@ -49,24 +49,8 @@ let main: TestProgram;
 let analyst: Headers;
 let analystId: string;
 
-async function call(method: 'GET' | 'POST' | 'PATCH', url: string, headers: Headers, body?: Json) {
-  const response = await api.app.inject({
-    method,
-    url,
-    headers,
-    ...(body === undefined ? {} : { payload: body }),
-  });
-  return { status: response.statusCode, body: response.json<Json>() };
-}
-
-async function expectStatus(
-  response: Promise<{ status: number; body: Json }>,
-  status: number,
-): Promise<Json> {
-  const answer = await response;
-  expect(answer.status, JSON.stringify(answer.body)).toBe(status);
-  return answer.body;
-}
+const call = (method: 'GET' | 'POST' | 'PATCH', url: string, headers: Headers, body?: Json) =>
+  callJson(api.app, method, url, headers, body);
 
 /** Loads a new version of the UN list with these people (and the unrelated ones), as a newer file would be. */
 async function loadList(people: readonly ListedIndividual[]): Promise<void> {
@@ -539,10 +523,8 @@ describe('a live programme before any list is loaded', () => {
     try {
       const program = await createTestProgram(fresh, { mode: 'live' });
       const sandbox = await createTestProgram(fresh, { mode: 'sandbox' });
-      const post = async (headers: Headers, url: string, body: Json) => {
-        const response = await fresh.app.inject({ method: 'POST', url, headers, payload: body });
-        return { status: response.statusCode, body: response.json<Json>() };
-      };
+      const post = (headers: Headers, url: string, body: Json) =>
+        callJson(fresh.app, 'POST', url, headers, body);
       const holder = await post(program.headers, '/v1/cardholders', { name: 'Yip Wai Man' });
       expect(holder.body.screening_status).toBe('not_screened');
       const account = await post(program.headers, '/v1/accounts', {
