@@ -24,6 +24,22 @@ export interface Config {
    * the snapshots in `../shared/data/sanctions` beside the working directory, when there).
    */
   readonly sanctionsDir: string;
+  /** The ISO 8583 TCP interface for card networks (ISO8583_PORT); undefined: off. */
+  readonly iso8583: Iso8583Config | undefined;
+}
+
+export interface Iso8583Config {
+  readonly port: number;
+  /** ISO8583_HOST, default LANTAU_HOST. */
+  readonly host: string;
+  /** ISO8583_LENGTH_HEADER: `binary2` (2-byte big-endian, the default) or `ascii4` (4 ASCII digits). */
+  readonly lengthHeader: 'binary2' | 'ascii4';
+  /** ISO8583_PROFILE: `iso8583-1987-ascii` (default), `iso8583-1987-bcd`, or a path to a JSON profile file. */
+  readonly profile: string;
+  /** ISO8583_CONNECTIONS_MAX, default 64. */
+  readonly connectionsMax: number;
+  /** ISO8583_IDLE_TIMEOUT_MS, default 300,000: networks echo (0800) well within it. */
+  readonly idleTimeoutMs: number;
 }
 
 export interface NatsConfig {
@@ -85,6 +101,8 @@ export function loadConfig(env: Env = process.env): Config {
     nonEmpty(env, 'LANTAU_SANCTIONS_DIR', problem) ?? '../shared/data/sanctions',
   );
 
+  const iso8583 = parseIso8583(env, host, problem);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: port ?? 8080,
@@ -98,6 +116,29 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     nats,
     sanctionsDir,
+    iso8583,
+  };
+}
+
+function parseIso8583(env: Env, host: string, problem: Report): Iso8583Config | undefined {
+  const raw = nonEmpty(env, 'ISO8583_PORT', problem);
+  if (raw === undefined) return undefined;
+  const port = parsePort(env, 'ISO8583_PORT', 0, problem);
+  const header = nonEmpty(env, 'ISO8583_LENGTH_HEADER', problem) ?? 'binary2';
+  if (header !== 'binary2' && header !== 'ascii4') {
+    problem('ISO8583_LENGTH_HEADER', 'must be binary2 or ascii4');
+  }
+  const connectionsMax = parseInteger(env, 'ISO8583_CONNECTIONS_MAX', 64, 1, 10_000, problem);
+  const idleTimeoutMs = parseInteger(env, 'ISO8583_IDLE_TIMEOUT_MS', 300_000, 1_000, 86_400_000, problem);
+  if (port === undefined || connectionsMax === undefined || idleTimeoutMs === undefined) return undefined;
+  if (header !== 'binary2' && header !== 'ascii4') return undefined;
+  return {
+    port,
+    host: nonEmpty(env, 'ISO8583_HOST', problem) ?? host,
+    lengthHeader: header,
+    profile: nonEmpty(env, 'ISO8583_PROFILE', problem) ?? 'iso8583-1987-ascii',
+    connectionsMax,
+    idleTimeoutMs,
   };
 }
 

@@ -56,3 +56,15 @@ export function formatMoney(amount: number, currency: string): string {
   const fraction = exponent === 0 ? '' : `.${digits.slice(digits.length - exponent)}`;
   return `${currency} ${sign}${whole}${fraction}`;
 }
+
+/** The ISO 4217 numeric code networks carry (ISO 8583 fields 49–51), such as `344` for HKD. */
+export function currencyNumeric(code: string): string | undefined {
+  return findCurrency(code) === undefined ? undefined : currencyCodes.code(code)?.number;
+}
+
+/** The alphabetic code for an ISO 4217 numeric code, when it is a currency a card can hold. */
+export function currencyFromNumeric(numeric: string): string | undefined {
+  if (!/^[0-9]{3}$/.test(numeric)) return undefined;
+  const code = currencyCodes.number(numeric)?.code;
+  return code !== undefined && findCurrency(code) !== undefined ? code : undefined;
+}

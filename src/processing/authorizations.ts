@@ -172,3 +172,16 @@ export async function getAuthorization(
   if (row === undefined) throw notFound('authorization', id);
   return authorizationFromRow(row);
 }
+
+/** The authorization a network message identified (`networkKey` of its acquirer, STAN, RRN and time), if any. */
+export async function findAuthorizationByNetworkKey(
+  db: Queryable,
+  key: string,
+): Promise<Authorization | undefined> {
+  const found = await db.query<AuthorizationRow>(
+    `SELECT ${AUTHORIZATION_COLUMNS} FROM authorizations WHERE network_key = $1`,
+    [key],
+  );
+  const row = found.rows[0];
+  return row === undefined ? undefined : authorizationFromRow(row);
+}

@@ -4,7 +4,7 @@ import { GroupCommit, type Settled } from '../platform/db/group-commit.js';
 import type { IdGenerator } from '../platform/ids.js';
 import type { Keyring } from '../vault/keyring.js';
 import type { Authorization, EntryMode, Merchant } from './authorizations.js';
-import { decideGroup, findCard, type Decided, type DecideItem } from './decide.js';
+import { decideGroup, findCard, type Decided, type DecideItem, type NetworkStandIn } from './decide.js';
 import {
   verdictOf,
   type AuthorizationRequestPayload,
@@ -12,7 +12,7 @@ import {
   type ProgramVerdict,
 } from './program-decision.js';
 
-export { extendedHoldMcc, findCard, networkKey } from './decide.js';
+export { extendedHoldMcc, findCard, networkKey, type NetworkStandIn } from './decide.js';
 
 /** Converts a merchant amount into the card's currency (fx.ts); undefined when no rate exists. */
 export type Converter = (
@@ -156,6 +156,20 @@ export async function authorize(
   const answer = await decisions.ask(endpoint, first.payload);
   const verdict = verdictOf(endpoint, first.payload, answer);
   return recorded(await group.submit({ request, asked: { id: first.payload.id, verdict } }));
+}
+
+/**
+ * An advice (ISO 8583 0120): the network decided in stand-in while it could not reach the issuer, and that answer
+ * stands. Every check still runs and is recorded (the authorization shows what Lantau would have said); an approval
+ * holds what the wallet has, up to the amount, and approves the whole amount; a decline holds nothing. The
+ * programme is not asked: the decision is made. A repeat (the same network identity) gets the first record.
+ */
+export async function adviseAuthorization(
+  context: ProcessingContext,
+  request: AuthorizationRequest,
+  standIn: NetworkStandIn,
+): Promise<Authorization> {
+  return recorded(await groupFor(context).submit({ request, standIn, approval: 'record' }));
 }
 
 /**

@@ -73,6 +73,15 @@ export interface DecideItem {
    * transaction the caller rolls back), or only when the card's programme has a real-time endpoint (`ask`).
    */
   readonly approval?: 'record' | 'ask' | 'preview';
+  /** The network already answered in stand-in (an ISO 8583 0120 advice): its answer stands, the checks explain. */
+  readonly standIn?: NetworkStandIn;
+}
+
+/** What the network answered on the issuer's behalf while it could not reach it. */
+export interface NetworkStandIn {
+  readonly approved: boolean;
+  /** The network's ISO 8583 response code, kept on the authorization as the network gave it. */
+  readonly responseCode: string;
 }
 
 export type Decided =
@@ -926,10 +935,61 @@ export async function decideGroup(
       held.approvedAmount = result.transfer.amount;
       return undefined;
     });
-    const { holdId, approvedAmount } = held;
+    const standIn = item.standIn;
+    let holdId = held.holdId;
+    let approvedAmount = held.approvedAmount;
+    let declined: DeclineReason | undefined = checks.failed;
+    let holdAmountNow = approvedAmount;
+    if (standIn !== undefined) {
+      const engine = declined;
+      if (standIn.approved) {
+        // The network approved on the issuer's behalf, so the issuer owes it: the whole amount is approved, and
+        // what the wallet cannot hold now is collected at clearing (the shortfall goes to the receivable account).
+        if (holdId === null && amount > 0) {
+          const walletAccount = state.wallet.ledger_account_id;
+          const account = ledger.account(walletAccount);
+          const available =
+            account === undefined ? 0 : account.creditsPosted - account.debitsPosted - account.debitsPending;
+          if (available > 0) {
+            const result = singleResult(
+              ledger.apply({
+                id: context.ids('hold'),
+                kind: 'pending',
+                debitAccountId: walletAccount,
+                creditAccountId: programAccountId(state.programId, 'card_settlement', card.currency),
+                amount: Math.min(available, amount),
+                currency: card.currency,
+                timeoutSeconds,
+                code: 'authorization_hold',
+                reference: id,
+              }),
+            );
+            if (result.status === 'failed') throw new Error(`the ledger refused a stand-in hold: ${result.error}`);
+            holdId = result.transfer.id;
+            holdAmountNow = result.transfer.amount;
+          }
+        }
+        approvedAmount = amount;
+        declined = undefined;
+      } else {
+        ledger.undoTo(mark);
+        holdId = null;
+        approvedAmount = 0;
+        holdAmountNow = 0;
+        declined = 'stand_in_declined';
+      }
+      checks.checks.push({
+        check: 'network_stand_in',
+        result: standIn.approved ? 'pass' : 'fail',
+        detail:
+          `${standIn.approved ? 'approved' : 'declined'} by the network in stand-in (${standIn.responseCode}); ` +
+          (engine === undefined ? 'Lantau’s checks passed' : `Lantau would have declined: ${engine}`) +
+          (standIn.approved && holdAmountNow < amount ? `; ${amount - holdAmountNow} not held, short of funds` : ''),
+      });
+    }
 
-    const declined = checks.failed;
     const toAsk =
+      standIn === undefined &&
       declined === undefined &&
       (item.approval === 'preview' || (item.approval === 'ask' && state.program.endpoint_version !== null));
     if (toAsk) {
@@ -965,13 +1025,16 @@ export async function decideGroup(
     }
 
     const approved = declined === undefined;
-    const responseCode = !approved
-      ? DECLINES[declined].code
-      : amount === 0
-        ? VERIFIED
-        : approvedAmount < amount
-          ? PARTIALLY_APPROVED
-          : APPROVED;
+    const responseCode =
+      standIn !== undefined
+        ? standIn.responseCode
+        : declined !== undefined
+          ? DECLINES[declined].code
+          : amount === 0
+            ? VERIFIED
+            : approvedAmount < amount
+              ? PARTIALLY_APPROVED
+              : APPROVED;
     if (approved) {
       approvals.push({
         cardId: card.id,
@@ -1014,7 +1077,7 @@ export async function decideGroup(
         decline_message: declined === undefined ? null : DECLINES[declined].message,
         requested_amount: amount,
         approved_amount: approvedAmount,
-        amount: approvedAmount,
+        amount: standIn === undefined ? approvedAmount : holdAmountNow,
         currency: card.currency,
         merchant_amount: request.amount,
         merchant_currency: request.currency,
@@ -1025,7 +1088,11 @@ export async function decideGroup(
         entry_mode: request.entryMode,
         partial_allowed: request.partialAllowed,
         hold_ids: holdId === null ? [] : [holdId],
-        expires_at: holdId === null ? null : new Date(now.getTime() + timeoutSeconds * 1000),
+        // A stand-in approval with nothing held still lapses, so it does not stay open forever.
+        expires_at:
+          holdId === null && !(standIn?.approved === true && amount > 0)
+            ? null
+            : new Date(now.getTime() + timeoutSeconds * 1000),
         checks: checks.checks,
         request_history: [
           {

@@ -38,6 +38,7 @@ export const DECLINES = {
   fx_rate_unavailable: { code: '05', message: 'No exchange rate for this currency' },
   insufficient_funds: { code: '51', message: 'The account’s balance is too low' },
   authorization_not_pending: { code: '12', message: 'The authorization is no longer open' },
+  stand_in_declined: { code: '05', message: 'The network declined in stand-in, on the issuer’s behalf' },
   webhook_declined: { code: '05', message: 'The card programme declined the authorization' },
   webhook_timeout: {
     code: '05',

@@ -25,6 +25,9 @@ import type { Settings } from './settings.js';
 import { openVault } from './vault.js';
 import type { NatsConfig } from '../../platform/config.js';
 import { StreamPublisher, startStreamPublishing } from '../../delivery/stream.js';
+import { httpProgramDecisions } from '../../delivery/authorization-endpoint.js';
+import { startNetworkInterface } from '../iso8583/network/start.js';
+import type { Iso8583Server } from '../iso8583/transport/server.js';
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 /** Holds are released within seconds of their timeout; a backlog is worked off in bounded rounds. */
@@ -44,6 +47,8 @@ const AML_MONITOR_INTERVAL_MS = 1_000;
 
 export interface RunningServer {
   readonly url: string;
+  /** Where the ISO 8583 interface listens, when ISO8583_PORT is set. */
+  readonly iso8583?: { readonly host: string; readonly port: number };
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
   stop(): Promise<void>;
 }
@@ -273,6 +278,23 @@ export async function serve(
       ? undefined
       : startStreamPublishing(new StreamPublisher(db, { clock }, { ...nats, metrics, logger }), { logger });
 
+  // ISO8583_PORT: card networks' TCP connections, decided by the same engine (and programme endpoints) as the API.
+  const iso8583Config = config.iso8583;
+  let iso8583: Iso8583Server | undefined;
+  if (iso8583Config !== undefined) {
+    iso8583 = await startNetworkInterface({
+      context: { ...processing, programDecisions: httpProgramDecisions(issuing) },
+      port: iso8583Config.port,
+      host: iso8583Config.host,
+      ...(settings.iso8583Profile === undefined ? {} : { profile: settings.iso8583Profile }),
+      lengthHeader: iso8583Config.lengthHeader,
+      connectionsMax: iso8583Config.connectionsMax,
+      idleTimeoutMs: iso8583Config.idleTimeoutMs,
+      registry: metrics.registry,
+      logger,
+    });
+  }
+
   banner([
     `Lantau is running on ${db.backend === 'pglite' ? `the embedded database in ${config.dataDir}` : 'PostgreSQL'}.`,
     `  API:      ${url}/v1   (OpenAPI: ${url}/v1/openapi.json)`,
@@ -282,6 +304,9 @@ export async function serve(
       : `  Operator key (shown once, keep it safe): ${generated}`,
     ...sandboxBanner(sandbox),
     ...streamBanner(config.nats),
+    ...(iso8583 === undefined
+      ? []
+      : [`  ISO 8583: tcp://${iso8583.host}:${iso8583.port} (${iso8583Config?.profile ?? ''}, ${iso8583Config?.lengthHeader ?? ''} length header)`]),
     'Ready.',
   ]);
 
@@ -304,6 +329,8 @@ export async function serve(
       const timeout = new Promise<'timeout'>((resolve) =>
         setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),
       );
+      // Networks' connections close first: their in-flight answers are written (up to the close deadline).
+      await iso8583?.close();
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn('in-flight requests did not finish before the shutdown timeout');
       await streaming?.stop();
@@ -315,7 +342,11 @@ export async function serve(
     })();
     return stopping;
   };
-  return { url, stop };
+  return {
+    url,
+    stop,
+    ...(iso8583 === undefined ? {} : { iso8583: { host: iso8583.host, port: iso8583.port } }),
+  };
 }
 
 function sandboxBanner(sandbox: SandboxState | undefined): string[] {

@@ -4,6 +4,8 @@ import type { SandboxSettings } from '../../issuing/sandbox.js';
 import { LantauError } from '../../platform/errors.js';
 import { readKekSettings, type KekSettings } from '../../vault/kek-config.js';
 import { parseCvkPair } from '../../vault/cvv.js';
+import type { Iso8583Profile } from '../iso8583/codec/index.js';
+import { profileNamed } from '../iso8583/network/start.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -12,6 +14,8 @@ export interface Settings {
   readonly kek: KekSettings;
   /** Undefined when no sandbox is to be seeded (LANTAU_SANDBOX=false, or a server without LANTAU_SANDBOX=true). */
   readonly sandbox: SandboxSettings | undefined;
+  /** The ISO 8583 profile ISO8583_PROFILE names, read and checked; undefined when ISO8583_PORT is not set. */
+  readonly iso8583Profile: Iso8583Profile | undefined;
 }
 
 const SANDBOX_KEY = /^sk_test_[A-Za-z0-9_-]{24,200}$/;
@@ -33,9 +37,20 @@ export function loadSettings(env: Env = process.env): Settings {
   const kek = readKekSettings(env, dataDir);
   problems.push(...kek.problems);
   const sandbox = readSandboxSettings(env, config?.databaseUrl !== undefined, problems);
+  let iso8583Profile: Iso8583Profile | undefined;
+  if (config?.iso8583 !== undefined) {
+    try {
+      iso8583Profile = profileNamed(config.iso8583.profile);
+    } catch (error) {
+      problems.push({
+        name: 'ISO8583_PROFILE',
+        message: `not a built-in profile nor a readable profile file: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+  }
   if (problems.length > 0 || config === undefined || kek.settings === undefined)
     throw new ConfigError(problems);
-  return { config, kek: kek.settings, sandbox };
+  return { config, kek: kek.settings, sandbox, iso8583Profile };
 }
 
 function readSandboxSettings(

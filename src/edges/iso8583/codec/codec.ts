@@ -273,6 +273,24 @@ function unpackFailure(
   );
 }
 
+/** The fields a format-error answer echoes: the keys a network matches answers by, never card data. */
+const ECHOED_ON_FAILURE = [3, 7, 11, 32, 37, 41, 42, 49, 70] as const;
+
+function withKeys(
+  error: Iso8583Error,
+  mti: string | undefined,
+  fields: ReadonlyMap<number, string | Uint8Array>,
+): Iso8583Error {
+  error.mti = mti;
+  const keys = new Map<number, string>();
+  for (const field of ECHOED_ON_FAILURE) {
+    const value = fields.get(field);
+    if (typeof value === 'string') keys.set(field, value);
+  }
+  error.keys = keys;
+  return error;
+}
+
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -290,12 +308,13 @@ export function unpack(profile: Iso8583Profile, bytes: Uint8Array): IsoMessage {
   const input = asBuffer(bytes);
   const slicer = input as unknown as Latin1Slicer;
   const length = input.length;
+  const fields = new Map<number, string | Uint8Array>();
+  let mti: string | undefined;
   const fail = (field: number | 'mti' | 'bitmap' | 'length', offset: number, reason: string): Iso8583Error =>
-    unpackFailure(profile, input, field, offset, reason);
+    withKeys(unpackFailure(profile, input, field, offset, reason), mti, fields);
   let at = 0;
 
   // MTI
-  let mti: string;
   if (profile.mtiEncoding === ENCODING.bcd) {
     if (length < 2) throw fail('mti', 0, 'truncated: the MTI needs 2 bytes');
     const high = BCD_PAIRS[input[0] ?? 0] ?? '';
@@ -354,7 +373,6 @@ export function unpack(profile: Iso8583Profile, bytes: Uint8Array): IsoMessage {
   record(1, bitmapStart, at, 0);
 
   // Fields
-  const fields = new Map<number, string | Uint8Array>();
   const specs = profile.specs;
   const lastByte = secondary ? 16 : 8;
   for (let index = 0; index < lastByte; index += 1) {

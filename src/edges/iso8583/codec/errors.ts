@@ -12,6 +12,13 @@ const EMPTY = new Uint8Array(0);
  * reason, never a value.
  */
 export class Iso8583Error extends Error {
+  /**
+   * On unpack: the MTI when it was read, and the message's keys read before the failure (fields 3, 7, 11, 32, 37,
+   * 41, 42, 49 and 70 only, never card data), so a format-error answer can name the request it answers.
+   */
+  mti: string | undefined;
+  keys: ReadonlyMap<number, string> = new Map();
+
   constructor(
     readonly field: Iso8583ErrorField,
     readonly offset: number,

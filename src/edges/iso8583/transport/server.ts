@@ -29,11 +29,29 @@ export interface ConnectionInfo {
   readonly openedAt: Date;
 }
 
-/** Returns the answer to send back, or `undefined` to send nothing. A rejection sends nothing for that frame. */
-export type FrameHandler = (frame: Uint8Array, connection: ConnectionInfo) => Promise<Uint8Array | undefined>;
+/**
+ * What a handler may return for a frame that cannot be answered at all (its message type unreadable): the stream is
+ * no longer trusted, and the connection is closed after the answers already in flight are written.
+ */
+export const CLOSE_CONNECTION: unique symbol = Symbol('close connection');
+
+/**
+ * Returns the answer to send back, `undefined` to send nothing, or `CLOSE_CONNECTION`. A rejection sends nothing for
+ * that frame.
+ */
+export type FrameHandler = (
+  frame: Uint8Array,
+  connection: ConnectionInfo,
+) => Promise<Uint8Array | undefined | typeof CLOSE_CONNECTION>;
 
 export type ConnectionCloseReason =
-  'idle_timeout' | 'framing_error' | 'peer_closed' | 'socket_error' | 'server_closing' | 'close_deadline';
+  | 'idle_timeout'
+  | 'framing_error'
+  | 'unreadable_message'
+  | 'peer_closed'
+  | 'socket_error'
+  | 'server_closing'
+  | 'close_deadline';
 
 export type ConnectionRefusedReason = 'connections_max' | 'server_closing';
 
@@ -510,7 +528,9 @@ class Connection {
     context.emit({ type: 'frame_in', connection: info, frameBytes: frame.byteLength });
     const startedAt = performance.now();
     // `new Promise` so that a handler throwing synchronously is caught like one that rejects.
-    new Promise<Uint8Array | undefined>((resolve) => resolve(context.handler(frame, info)))
+    new Promise<Uint8Array | undefined | typeof CLOSE_CONNECTION>((resolve) =>
+      resolve(context.handler(frame, info)),
+    )
       .then(
         (answer) => this.#answer(answer, startedAt),
         (error: unknown) => {
@@ -524,9 +544,14 @@ class Connection {
       .catch((error: unknown) => context.logger.error({ err: error }, 'iso8583 frame bookkeeping failed'));
   }
 
-  #answer(answer: Uint8Array | undefined, startedAt: number): void {
+  #answer(answer: Uint8Array | undefined | typeof CLOSE_CONNECTION, startedAt: number): void {
     if (answer === undefined) return;
     const { context, info, socket } = this;
+    if (answer === CLOSE_CONNECTION) {
+      context.logger.info({ connection_id: info.id }, 'iso8583 message unreadable; closing the connection');
+      void this.close('unreadable_message', context.closeDeadlineMs);
+      return;
+    }
     if (this.#state === 'closed' || !socket.writable) {
       this.#drop('connection_closed');
       return;

@@ -1,0 +1,322 @@
+/**
+ * The ISO 8583 edge's mapping: a frame from the network in, the engine called, the answer out.
+ *
+ * - 0800 sign-on (001), sign-off (002) and echo (301) → 0810.
+ * - 0100 → `authorize`, the same engine as the HTTP simulator → 0110 with 39, 38 on approval, 4 the approved amount
+ *   in the transaction's currency (39 = 10 for a partial approval), 6/10/51 the amount, rate and currency billed.
+ * - 0120, an advice of the network's stand-in decision → `adviseAuthorization` (the ledger follows the network) → 0130.
+ * - 0400 and 0420 → `reverseAuthorization`, the original found through 90 or its own keys → 0410 and 0430.
+ * - Repeats (0101, 0121, 0401, 0421) and identical messages: the engine keys every decision by the network's
+ *   identity (acquirer, STAN, RRN, transmission time), so a repeat is answered from the first decision.
+ * - A frame whose MTI reads but whose fields do not → the response MTI with 39 = 30 (format error), echoing the
+ *   keys read before the fault; a frame whose MTI cannot be read, or a response sent to us, closes the connection.
+ *
+ * Nothing here logs a message's fields: errors name the field and the MTI only.
+ */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { LantauError } from '../../../platform/errors.js';
+import { currencyNumeric } from '../../../platform/money.js';
+import type { Authorization } from '../../../processing/authorizations.js';
+import {
+  adviseAuthorization,
+  authorize,
+  networkKey,
+  type NetworkIdentity,
+  type ProcessingContext,
+} from '../../../processing/authorize.js';
+import { findAuthorizationByNetworkKey } from '../../../processing/authorizations.js';
+import { reverseAuthorization } from '../../../processing/lifecycle.js';
+import {
+  ISO8583_1987_ASCII,
+  Iso8583Error,
+  pack,
+  unpack,
+  type IsoMessage,
+  type Iso8583Profile,
+} from '../codec/index.js';
+import { CLOSE_CONNECTION, type FrameHandler, type TransportLogger } from '../transport/server.js';
+import {
+  amountField,
+  authorizationRequestOf,
+  FieldProblem,
+  identityOf,
+  isPurchase,
+  originalIdentityOf,
+  requiredField,
+  reversalAmountOf,
+  textField,
+} from './fields.js';
+
+export const RESPONSE = {
+  approved: '00',
+  partial: '10',
+  invalidTransaction: '12',
+  invalidAmount: '13',
+  invalidCard: '14',
+  recordNotFound: '25',
+  formatError: '30',
+  issuerUnavailable: '91',
+  duplicate: '94',
+  systemError: '96',
+} as const;
+
+export interface Iso8583MessageMetrics {
+  readonly messages: Counter<'mti' | 'response_code'>;
+  readonly duration: Histogram<'mti'>;
+}
+
+/** Per message type and response code; registered beside the transport's under the same prefix. */
+export function createIso8583MessageMetrics(registry: Registry): Iso8583MessageMetrics {
+  return {
+    messages: new Counter({
+      name: 'lantau_iso8583_messages_total',
+      help: 'ISO 8583 messages answered, by request message type and response code (39)',
+      labelNames: ['mti', 'response_code'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'lantau_iso8583_message_duration_seconds',
+      help: 'Time to decide and answer an ISO 8583 message, by request message type',
+      labelNames: ['mti'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+      registers: [registry],
+    }),
+  };
+}
+
+export interface NetworkHandlerOptions {
+  readonly context: ProcessingContext;
+  readonly profile?: Iso8583Profile;
+  readonly metrics?: Iso8583MessageMetrics;
+  readonly logger?: TransportLogger;
+}
+
+/** The request types answered, by MTI (repeats included), and the answer's MTI. */
+const ANSWERS: Readonly<Record<string, string>> = {
+  '0100': '0110',
+  '0101': '0110',
+  '0120': '0130',
+  '0121': '0130',
+  '0400': '0410',
+  '0401': '0410',
+  '0420': '0430',
+  '0421': '0430',
+  '0800': '0810',
+  '0801': '0810',
+};
+
+/** Fields every answer echoes from its request, when present. */
+const ECHOED = [2, 3, 4, 7, 11, 32, 37, 41, 42, 49, 90] as const;
+const MANAGEMENT_CODES = new Set(['001', '002', '301']);
+
+/** A stable six-character approval code (38) for an authorization: the same on every repeat of its answer. */
+export function approvalCode(authorizationId: string): string {
+  const digest = createHash('sha256').update(authorizationId).digest();
+  return (digest.readUIntBE(0, 6) % 36 ** 6).toString(36).toUpperCase().padStart(6, '0');
+}
+
+/**
+ * A rate as field 10 carries it: one digit saying how many of the other seven are decimals, then seven digits, as
+ * many significant digits as fit, rounded half up.
+ */
+export function conversionRateField(rate: string, markupBps: number): string | undefined {
+  const match = /^([0-9]+)(?:\.([0-9]+))?$/.exec(rate);
+  if (match === null) return undefined;
+  const fraction = match[2] ?? '';
+  // The effective rate: rate × (10,000 + markup) / 10,000, as an exact fraction.
+  const numerator = BigInt(`${match[1] ?? '0'}${fraction}`) * BigInt(10_000 + markupBps);
+  const denominator = 10n ** BigInt(fraction.length) * 10_000n;
+  for (let decimals = 7; decimals >= 0; decimals -= 1) {
+    const scaled = numerator * 10n ** BigInt(decimals);
+    const quotient = scaled / denominator;
+    const rounded = 2n * (scaled % denominator) >= denominator ? quotient + 1n : quotient;
+    if (rounded < 10_000_000n) return `${decimals}${rounded.toString().padStart(7, '0')}`;
+  }
+  return undefined;
+}
+
+function answerTo(request: IsoMessage, mti: string, responseCode: string): Map<number, string | Uint8Array> {
+  const fields = new Map<number, string | Uint8Array>();
+  for (const field of ECHOED) {
+    const value = request.fields.get(field);
+    if (value !== undefined) fields.set(field, value);
+  }
+  if (mti === '0810') fields.set(70, textField(request, 70) ?? '');
+  fields.set(39, responseCode);
+  return fields;
+}
+
+function sorted(mti: string, fields: Map<number, string | Uint8Array>): IsoMessage {
+  return { mti, fields: new Map([...fields].sort(([a], [b]) => a - b)) };
+}
+
+/** The transaction-currency amount an authorization approved: field 4, scaled down for a partial approval. */
+function approvedMerchantAmount(authorization: Authorization): number {
+  if (authorization.approved_amount >= authorization.requested_amount) return authorization.merchant_amount;
+  if (authorization.requested_amount === 0) return 0;
+  return Number(
+    (BigInt(authorization.merchant_amount) * BigInt(authorization.approved_amount)) /
+      BigInt(authorization.requested_amount),
+  );
+}
+
+function decisionAnswer(request: IsoMessage, mti: string, authorization: Authorization): IsoMessage {
+  const fields = answerTo(request, mti, authorization.response_code);
+  if (authorization.approved) {
+    fields.set(38, approvalCode(authorization.id));
+    fields.set(4, amountField(approvedMerchantAmount(authorization)));
+  }
+  const billingCurrency = currencyNumeric(authorization.currency);
+  const rate =
+    authorization.fx_rate === null
+      ? undefined
+      : conversionRateField(authorization.fx_rate, authorization.fx_markup_bps ?? 0);
+  if (billingCurrency !== undefined && rate !== undefined) {
+    fields.set(
+      6,
+      amountField(authorization.approved ? authorization.approved_amount : authorization.requested_amount),
+    );
+    fields.set(10, rate);
+    fields.set(51, billingCurrency);
+  }
+  return sorted(mti, fields);
+}
+
+/** An engine's refusal (not a decline: an unknown card, bad input) as a response code. */
+function refusalCode(error: unknown): string | undefined {
+  if (!(error instanceof LantauError)) return undefined;
+  switch (error.code) {
+    case 'card_not_found':
+      return RESPONSE.invalidCard;
+    case 'duplicate_transmission':
+      return RESPONSE.duplicate;
+    case 'amount_invalid':
+    case 'amount_too_small':
+      return RESPONSE.invalidAmount;
+    case 'currency_invalid':
+      return RESPONSE.formatError;
+    case 'overloaded':
+      return RESPONSE.issuerUnavailable;
+    case 'not_found':
+    case 'resource_missing':
+      return RESPONSE.recordNotFound;
+    default:
+      return error.status < 500 ? RESPONSE.invalidTransaction : undefined;
+  }
+}
+
+/** A response MTI for a request MTI that is readable but not one Lantau answers: its function digit plus one. */
+function responseMtiOf(mti: string): string | undefined {
+  const known = ANSWERS[mti];
+  if (known !== undefined) return known;
+  const functionDigit = mti.charAt(2);
+  if (functionDigit !== '0' && functionDigit !== '2') return undefined;
+  return `${mti.slice(0, 2)}${Number(functionDigit) + 1}0`;
+}
+
+export function createNetworkHandler(options: NetworkHandlerOptions): FrameHandler {
+  const { context, metrics, logger } = options;
+  const profile = options.profile ?? ISO8583_1987_ASCII;
+
+  const finish = (requestMti: string, answer: IsoMessage, startedAt: number): Uint8Array => {
+    const code = answer.fields.get(39);
+    metrics?.messages.inc({ mti: requestMti, response_code: typeof code === 'string' ? code : 'none' });
+    metrics?.duration.observe({ mti: requestMti }, (performance.now() - startedAt) / 1_000);
+    return pack(profile, answer);
+  };
+
+  const decide = async (message: IsoMessage, mti: string): Promise<IsoMessage> => {
+    if (mti === '0810') {
+      const code = requiredField(message, 70);
+      if (!MANAGEMENT_CODES.has(code)) {
+        return sorted(mti, answerTo(message, mti, RESPONSE.invalidTransaction));
+      }
+      requiredField(message, 11);
+      logger?.debug({ code }, 'iso8583 network management');
+      return sorted(mti, answerTo(message, mti, RESPONSE.approved));
+    }
+    if (mti === '0110' || mti === '0130') {
+      if (!isPurchase(message)) return sorted(mti, answerTo(message, mti, RESPONSE.invalidTransaction));
+      const request = authorizationRequestOf(profile, message);
+      if (mti === '0110') return decisionAnswer(message, mti, await authorize(context, request));
+      const networkCode = requiredField(message, 39);
+      if (!/^[0-9A-Z]{2}$/.test(networkCode)) throw new FieldProblem(39, 'a response code is 2 characters');
+      const approved = networkCode === RESPONSE.approved || networkCode === RESPONSE.partial;
+      await adviseAuthorization(context, request, { approved, responseCode: networkCode });
+      // The advice is acknowledged: its decision is recorded, whatever it was.
+      return sorted(mti, answerTo(message, mti, RESPONSE.approved));
+    }
+    // 0410, 0430: reversals.
+    return reverse(message, mti);
+  };
+
+  const reverse = async (message: IsoMessage, mti: string): Promise<IsoMessage> => {
+    const original: NetworkIdentity = originalIdentityOf(message);
+    const own = identityOf(message);
+    const amount = reversalAmountOf(message);
+    const key = networkKey(original);
+    const found = key === null ? undefined : await findAuthorizationByNetworkKey(context.db, key);
+    if (found === undefined) return sorted(mti, answerTo(message, mti, RESPONSE.recordNotFound));
+    if (found.status !== 'pending') {
+      // Nothing is held any more (reversed before, lapsed, or never approved): the reversal has nothing to undo.
+      // An authorization already cleared cannot be reversed: that is a refund's job.
+      const code =
+        found.status === 'closed' && found.approved ? RESPONSE.invalidTransaction : RESPONSE.approved;
+      return sorted(mti, answerTo(message, mti, code));
+    }
+    try {
+      await reverseAuthorization(context, undefined, found.id, {
+        ...(amount === undefined ? {} : { amount }),
+        // The reversal's own identity, so its repeat releases nothing more; prefixed so that a reversal sent with
+        // the original's keys (no field 90) is not mistaken for the original.
+        network: { ...own, stan: `R${own.stan}` },
+      });
+    } catch (error) {
+      if (error instanceof LantauError && error.code === 'authorization_not_pending') {
+        return sorted(mti, answerTo(message, mti, RESPONSE.approved));
+      }
+      throw error;
+    }
+    return sorted(mti, answerTo(message, mti, RESPONSE.approved));
+  };
+
+  return async (frame) => {
+    const startedAt = performance.now();
+    let message: IsoMessage;
+    try {
+      message = unpack(profile, frame);
+    } catch (error) {
+      if (!(error instanceof Iso8583Error)) throw error;
+      const mti = error.mti === undefined ? undefined : responseMtiOf(error.mti);
+      if (error.mti === undefined || mti === undefined) return CLOSE_CONNECTION;
+      logger?.info({ mti: error.mti, field: error.field, offset: error.offset }, 'iso8583 format error');
+      const fields = new Map<number, string | Uint8Array>(error.keys);
+      fields.set(39, RESPONSE.formatError);
+      return finish(error.mti, sorted(mti, fields), startedAt);
+    }
+    const mti = responseMtiOf(message.mti);
+    if (mti === undefined) return CLOSE_CONNECTION;
+    if (ANSWERS[message.mti] === undefined) {
+      return finish(message.mti, sorted(mti, answerTo(message, mti, RESPONSE.invalidTransaction)), startedAt);
+    }
+    try {
+      return finish(message.mti, await decide(message, mti), startedAt);
+    } catch (error) {
+      if (error instanceof FieldProblem) {
+        logger?.info({ mti: message.mti, field: error.field, reason: error.reason }, 'iso8583 format error');
+        return finish(message.mti, sorted(mti, answerTo(message, mti, RESPONSE.formatError)), startedAt);
+      }
+      const code = refusalCode(error);
+      if (code === undefined) {
+        logger?.error({ err: error, mti: message.mti }, 'iso8583 message failed; answered 96');
+      }
+      return finish(
+        message.mti,
+        sorted(mti, answerTo(message, mti, code ?? RESPONSE.systemError)),
+        startedAt,
+      );
+    }
+  };
+}
