@@ -145,4 +145,46 @@ describe('configuration', () => {
       expect(JSON.stringify(problems)).not.toContain('hunter2');
     }
   });
+
+  it('opens the ISO 8583 interface only when ISO8583_PORT is set, and reads its settings', () => {
+    expect(loadConfig({}).iso8583).toBeUndefined();
+    expect(loadConfig({ ISO8583_PORT: '8583', LANTAU_HOST: '10.0.0.5' }).iso8583).toEqual({
+      port: 8583,
+      host: '10.0.0.5',
+      lengthHeader: 'binary2',
+      profile: 'iso8583-1987-ascii',
+      connectionsMax: 64,
+      idleTimeoutMs: 300_000,
+    });
+    expect(
+      loadConfig({
+        ISO8583_PORT: '9000',
+        ISO8583_HOST: '127.0.0.1',
+        ISO8583_LENGTH_HEADER: 'ascii4',
+        ISO8583_PROFILE: 'iso8583-1987-bcd',
+        ISO8583_CONNECTIONS_MAX: '8',
+        ISO8583_IDLE_TIMEOUT_MS: '60000',
+      }).iso8583,
+    ).toEqual({
+      port: 9000,
+      host: '127.0.0.1',
+      lengthHeader: 'ascii4',
+      profile: 'iso8583-1987-bcd',
+      connectionsMax: 8,
+      idleTimeoutMs: 60_000,
+    });
+    expect(
+      problemsOf({
+        ISO8583_PORT: '70000',
+        ISO8583_LENGTH_HEADER: 'three',
+        ISO8583_CONNECTIONS_MAX: '0',
+        ISO8583_IDLE_TIMEOUT_MS: 'soon',
+      }).map((problem) => problem.name),
+    ).toEqual([
+      'ISO8583_PORT',
+      'ISO8583_LENGTH_HEADER',
+      'ISO8583_CONNECTIONS_MAX',
+      'ISO8583_IDLE_TIMEOUT_MS',
+    ]);
+  });
 });

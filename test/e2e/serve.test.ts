@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { environmentWithoutLantau } from '../support/cli.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { startLantau } from '../support/serve.js';
+import { pack, unpack, ISO8583_1987_ASCII } from '../../src/edges/iso8583/codec/index.js';
+import { answerKey, networkManagement, requestKey } from '../../src/edges/iso8583/network/messages.js';
+import { connectIso8583Client } from '../../src/edges/iso8583/transport/client.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -90,6 +93,31 @@ describe('lantau serve', () => {
     }
   });
 
+  it('opens the ISO 8583 interface when ISO8583_PORT is set, and closes it on SIGTERM', async () => {
+    const running = await start({ ...env, ISO8583_PORT: '0' });
+    try {
+      const line = running.output.find((candidate) => candidate.includes('ISO 8583: tcp://'));
+      const port = Number(/tcp:\/\/127\.0\.0\.1:(\d+)/.exec(line ?? '')?.[1]);
+      expect(port).toBeGreaterThan(0);
+      const client = await connectIso8583Client({
+        port,
+        keyOf: (frame) => answerKey(unpack(ISO8583_1987_ASCII, frame)),
+      });
+      const echo = networkManagement('echo', { stan: '000001', transmissionTime: '1126093000' });
+      const answer = unpack(
+        ISO8583_1987_ASCII,
+        await client.request(pack(ISO8583_1987_ASCII, echo), requestKey(echo)),
+      );
+      expect(answer.mti).toBe('0810');
+      expect(answer.fields.get(39)).toBe('00');
+      const stopped = stop(running.child);
+      await client.closed;
+      expect(await stopped).toBe(0);
+    } finally {
+      await running.stop();
+    }
+  });
+
   it('refuses bad configuration with one line per bad value and no stack trace', async () => {
     const child = spawn(process.execPath, ['bin/lantau.js', 'serve'], {
       cwd: ROOT,
@@ -100,6 +128,9 @@ describe('lantau serve', () => {
         LANTAU_SANDBOX_CVK: '0123456789abcdef0123456789abcdeZ',
         LANTAU_SANDBOX_SECRET_KEY: 'not-a-key',
         LANTAU_KEK_PROVIDER: 'env',
+        ISO8583_PORT: '8583',
+        ISO8583_LENGTH_HEADER: 'three',
+        ISO8583_PROFILE: '/nowhere/profile.json',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -112,6 +143,7 @@ describe('lantau serve', () => {
     expect(stderr).toContain('LANTAU_SANDBOX_CVK: a CVK pair is 32 hex digits');
     expect(stderr).toContain('LANTAU_SANDBOX_SECRET_KEY: must be sk_test_');
     expect(stderr).toContain('LANTAU_KEK: must be set when LANTAU_KEK_PROVIDER is env');
+    expect(stderr).toContain('ISO8583_LENGTH_HEADER: must be binary2 or ascii4');
     // Secrets are named, never repeated.
     expect(stderr).not.toContain('0123456789abcdef0123456789abcdeZ');
     expect(stderr).not.toContain('not-a-key');

@@ -61,4 +61,19 @@ describe('settings of `lantau serve`', () => {
       }
     }
   });
+
+  it('reads the ISO 8583 profile by name or from a file, and names a profile it cannot read', () => {
+    expect(loadSettings({}).iso8583Profile).toBeUndefined();
+    expect(loadSettings({ ISO8583_PORT: '0' }).iso8583Profile?.name).toBe('ISO8583_1987_ASCII');
+    expect(
+      loadSettings({ ISO8583_PORT: '0', ISO8583_PROFILE: 'ISO8583_1987_BCD' }).iso8583Profile?.name,
+    ).toBe('ISO8583_1987_BCD');
+    const file = new URL('../iso8583/codec/profiles/iso8583-1987-bcd.json', import.meta.url).pathname;
+    expect(loadSettings({ ISO8583_PORT: '0', ISO8583_PROFILE: file }).iso8583Profile?.name).toBe(
+      'ISO8583_1987_BCD',
+    );
+    expect(problemNames({ ISO8583_PORT: '0', ISO8583_PROFILE: '/nowhere/profile.json' })).toEqual([
+      'ISO8583_PROFILE',
+    ]);
+  });
 });

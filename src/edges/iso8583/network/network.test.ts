@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { callJson, openTestApi, type TestApi } from '../../../../test/support/app.js';
@@ -428,5 +429,87 @@ describe('a profile written as a file', () => {
       await bcdClient.close();
       await bcdServer.close();
     }
+  });
+});
+
+describe('any sequence of network messages', () => {
+  type Step =
+    | { readonly kind: 'authorize'; readonly amount: number; readonly partial: boolean }
+    | { readonly kind: 'advice'; readonly amount: number; readonly approved: boolean }
+    | {
+        readonly kind: 'reverse';
+        readonly pick: number;
+        readonly completed: number;
+        readonly advice: boolean;
+      }
+    | { readonly kind: 'repeat'; readonly pick: number };
+
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    fc.record({
+      kind: fc.constant('authorize' as const),
+      amount: fc.integer({ min: 0, max: 6_000 }),
+      partial: fc.boolean(),
+    }),
+    fc.record({
+      kind: fc.constant('advice' as const),
+      amount: fc.integer({ min: 1, max: 6_000 }),
+      approved: fc.boolean(),
+    }),
+    fc.record({
+      kind: fc.constant('reverse' as const),
+      pick: fc.nat(),
+      completed: fc.integer({ min: 0, max: 3_000 }),
+      advice: fc.boolean(),
+    }),
+    fc.record({ kind: fc.constant('repeat' as const), pick: fc.nat() }),
+  );
+
+  it('keeps the wallet’s holds equal to its open authorizations, the ledger balanced, and repeats unchanged', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 10 }), async (steps) => {
+        const card = await fundedCard(10_000);
+        const sent: { request: IsoMessage; answer: IsoMessage; presentment: CardPresentment }[] = [];
+        for (const next of steps) {
+          if (next.kind === 'authorize' || next.kind === 'advice') {
+            const presentment = purchase(card, next.amount, {
+              partialAllowed: next.kind === 'authorize' && next.partial,
+            });
+            const request =
+              next.kind === 'authorize'
+                ? authorizationRequest(presentment)
+                : authorizationAdvice(presentment, next.approved ? '00' : '05');
+            sent.push({ request, answer: await exchange(request), presentment });
+          } else if (sent.length > 0) {
+            const earlier = sent[next.pick % sent.length];
+            if (earlier === undefined) continue;
+            if (next.kind === 'repeat') {
+              const again = await exchange(
+                earlier.request.mti.endsWith('0') ? asRepeat(earlier.request) : earlier.request,
+              );
+              expect(again.fields).toEqual(earlier.answer.fields);
+            } else if (earlier.request.mti.startsWith('01')) {
+              const completed = next.completed < earlier.presentment.amount ? next.completed : 0;
+              const answer = await exchange(
+                reversal({
+                  ...keys(),
+                  original: earlier.presentment,
+                  advice: next.advice,
+                  ...(completed > 0 ? { completedAmount: completed } : {}),
+                }),
+              );
+              expect(field(answer, 39)).toBe('00');
+            }
+          }
+        }
+        const open = (await authorizationOf(card.cardId)).filter((entry) => entry.status === 'pending');
+        const held = open.reduce((sum, entry) => sum + Number(entry.amount), 0);
+        const balance = await balanceOf(card.account);
+        expect(balance.pending).toBe(held);
+        expect(balance.posted).toBe(10_000);
+        expect(balance.available).toBe(10_000 - held);
+        expect((await verifyLedger(api.db)).problems).toEqual([]);
+      }),
+      { numRuns: 12, seed: 1126 },
+    );
   });
 });
