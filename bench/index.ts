@@ -281,7 +281,7 @@ try {
   if (selected.has('risk')) await benchRisk();
   if (selected.has('screening')) benchScreening(seconds);
   if (selected.has('aml')) benchAml();
-  if (selected.has('iso8583')) benchIso8583(seconds);
+  if (selected.has('iso8583')) await benchIso8583(seconds);
 } finally {
   for (const backend of backends) await backend.dispose();
 }

@@ -148,9 +148,11 @@ describe('configuration', () => {
 
   it('opens the ISO 8583 interface only when ISO8583_PORT is set, and reads its settings', () => {
     expect(loadConfig({}).iso8583).toBeUndefined();
+    // Listening beyond this host is a choice made on purpose (ISO8583_HOST), whatever the HTTP API does.
     expect(loadConfig({ ISO8583_PORT: '8583', LANTAU_HOST: '10.0.0.5' }).iso8583).toEqual({
       port: 8583,
-      host: '10.0.0.5',
+      host: '127.0.0.1',
+      allowedPeers: undefined,
       lengthHeader: 'binary2',
       profile: 'iso8583-1987-ascii',
       connectionsMax: 64,
@@ -164,10 +166,12 @@ describe('configuration', () => {
         ISO8583_PROFILE: 'iso8583-1987-bcd',
         ISO8583_CONNECTIONS_MAX: '8',
         ISO8583_IDLE_TIMEOUT_MS: '60000',
+        ISO8583_ALLOWED_PEERS: '10.1.2.3, ::1',
       }).iso8583,
     ).toEqual({
       port: 9000,
       host: '127.0.0.1',
+      allowedPeers: ['10.1.2.3', '::1'],
       lengthHeader: 'ascii4',
       profile: 'iso8583-1987-bcd',
       connectionsMax: 8,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -30,8 +31,10 @@ export interface Config {
 
 export interface Iso8583Config {
   readonly port: number;
-  /** ISO8583_HOST, default LANTAU_HOST. */
+  /** ISO8583_HOST, default 127.0.0.1: a network's link is opened on purpose, to the address its gateway reaches. */
   readonly host: string;
+  /** ISO8583_ALLOWED_PEERS: the IP addresses allowed to connect; undefined: any that can reach the port. */
+  readonly allowedPeers: readonly string[] | undefined;
   /** ISO8583_LENGTH_HEADER: `binary2` (2-byte big-endian, the default) or `ascii4` (4 ASCII digits). */
   readonly lengthHeader: 'binary2' | 'ascii4';
   /** ISO8583_PROFILE: `iso8583-1987-ascii` (default), `iso8583-1987-bcd`, or a path to a JSON profile file. */
@@ -101,7 +104,7 @@ export function loadConfig(env: Env = process.env): Config {
     nonEmpty(env, 'LANTAU_SANCTIONS_DIR', problem) ?? '../shared/data/sanctions',
   );
 
-  const iso8583 = parseIso8583(env, host, problem);
+  const iso8583 = parseIso8583(env, problem);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -120,26 +123,26 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-function parseIso8583(env: Env, host: string, problem: Report): Iso8583Config | undefined {
+function parseIso8583(env: Env, problem: Report): Iso8583Config | undefined {
   const raw = nonEmpty(env, 'ISO8583_PORT', problem);
   if (raw === undefined) return undefined;
+  // Every setting is read, so every bad one is reported at once.
   const port = parsePort(env, 'ISO8583_PORT', 0, problem);
   const header = nonEmpty(env, 'ISO8583_LENGTH_HEADER', problem) ?? 'binary2';
-  if (header !== 'binary2' && header !== 'ascii4') {
-    problem('ISO8583_LENGTH_HEADER', 'must be binary2 or ascii4');
-  }
+  const lengthHeader = header === 'binary2' || header === 'ascii4' ? header : undefined;
+  if (lengthHeader === undefined) problem('ISO8583_LENGTH_HEADER', 'must be binary2 or ascii4');
   const connectionsMax = parseInteger(env, 'ISO8583_CONNECTIONS_MAX', 64, 1, 10_000, problem);
   const idleTimeoutMs = parseInteger(env, 'ISO8583_IDLE_TIMEOUT_MS', 300_000, 1_000, 86_400_000, problem);
+  const peers = nonEmpty(env, 'ISO8583_ALLOWED_PEERS', problem);
+  const allowedPeers = peers?.split(',').map((peer) => peer.trim());
+  if (allowedPeers?.some((peer) => isIP(peer) === 0) === true) {
+    problem('ISO8583_ALLOWED_PEERS', 'must be IP addresses separated by commas');
+  }
+  const host = nonEmpty(env, 'ISO8583_HOST', problem) ?? '127.0.0.1';
+  const profile = nonEmpty(env, 'ISO8583_PROFILE', problem) ?? 'iso8583-1987-ascii';
   if (port === undefined || connectionsMax === undefined || idleTimeoutMs === undefined) return undefined;
-  if (header !== 'binary2' && header !== 'ascii4') return undefined;
-  return {
-    port,
-    host: nonEmpty(env, 'ISO8583_HOST', problem) ?? host,
-    lengthHeader: header,
-    profile: nonEmpty(env, 'ISO8583_PROFILE', problem) ?? 'iso8583-1987-ascii',
-    connectionsMax,
-    idleTimeoutMs,
-  };
+  if (lengthHeader === undefined) return undefined;
+  return { port, host, allowedPeers, lengthHeader, profile, connectionsMax, idleTimeoutMs };
 }
 
 type Report = (name: string, message: string) => undefined;

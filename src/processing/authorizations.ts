@@ -21,9 +21,12 @@ export function merchantKey(merchant: Pick<Merchant, 'acceptor_id' | 'name' | 'c
   return merchant.acceptor_id ?? `${merchant.name}|${merchant.country ?? ''}`;
 }
 
-/** One request the authorization answered: the first, then each increment, reversal or expiry. */
+/**
+ * One request the authorization answered: the first, then each increment, reversal or expiry, and an advice of the
+ * network's stand-in decision that came after Lantau's own.
+ */
 export interface RequestHistoryEntry {
-  readonly kind: 'authorization' | 'increment' | 'reversal' | 'expiry';
+  readonly kind: 'authorization' | 'increment' | 'reversal' | 'expiry' | 'advice';
   /** Card currency, minor units: what was asked and what was approved (or released). */
   readonly requested_amount: number;
   readonly amount: number;

@@ -159,12 +159,11 @@ export async function authorize(
 }
 
 /**
- * An advice (ISO 8583 0120): the network decided in stand-in while it could not reach the issuer, and that answer
- * stands. Every check still runs and is recorded (the authorization shows what Lantau would have said); an approval
- * holds what the wallet has, up to the amount, and approves the whole amount; a decline holds nothing. The
- * programme is not asked: the decision is made. A repeat (the same network identity) gets the first record.
+ * Records an advice's decision as a new authorization (see advices.ts), or answers with the authorization that
+ * already carries its network identity: a repeat of the advice, or the request Lantau decided before the network
+ * stood in.
  */
-export async function adviseAuthorization(
+export async function decideAdvice(
   context: ProcessingContext,
   request: AuthorizationRequest,
   standIn: NetworkStandIn,

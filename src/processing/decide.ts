@@ -940,6 +940,20 @@ export async function decideGroup(
     let approvedAmount = held.approvedAmount;
     let declined: DeclineReason | undefined = checks.failed;
     let holdAmountNow = approvedAmount;
+    if (standIn?.approved === true && converted === undefined) {
+      // Approved by the network in a currency Lantau has no rate for: recording it would approve 0 and clearing
+      // could not convert it. Refused, so the network sends the advice again once the operator has a rate.
+      ledger.undoTo(mark);
+      refuse(
+        index,
+        new LantauError(
+          'fx_rate_unavailable',
+          `No exchange rate from ${request.currency} to ${card.currency}: the stand-in approval cannot be recorded`,
+          { status: 422, param: 'currency' },
+        ),
+      );
+      continue;
+    }
     if (standIn !== undefined) {
       const engine = declined;
       if (standIn.approved) {
@@ -964,7 +978,8 @@ export async function decideGroup(
                 reference: id,
               }),
             );
-            if (result.status === 'failed') throw new Error(`the ledger refused a stand-in hold: ${result.error}`);
+            if (result.status === 'failed')
+              throw new Error(`the ledger refused a stand-in hold: ${result.error}`);
             holdId = result.transfer.id;
             holdAmountNow = result.transfer.amount;
           }
@@ -984,7 +999,9 @@ export async function decideGroup(
         detail:
           `${standIn.approved ? 'approved' : 'declined'} by the network in stand-in (${standIn.responseCode}); ` +
           (engine === undefined ? 'Lantau’s checks passed' : `Lantau would have declined: ${engine}`) +
-          (standIn.approved && holdAmountNow < amount ? `; ${amount - holdAmountNow} not held, short of funds` : ''),
+          (standIn.approved && holdAmountNow < amount
+            ? `; ${amount - holdAmountNow} not held, short of funds`
+            : ''),
       });
     }
 
@@ -1048,11 +1065,16 @@ export async function decideGroup(
     // Single-use cards close after their first approval that holds money (an account verification, amount 0,
     // does not use the card up: merchants verify a card before the purchase that follows); merchant-locked cards
     // lock to their first merchant. Later requests in the group see the change.
-    if (approved && state.cardType === 'single_use' && approvedAmount > 0) {
+    if (approved && state.cardType === 'single_use' && approvedAmount > 0 && state.card.status !== 'closed') {
       cardUpdate = 'close_single_use';
       state.card = { ...state.card, status: 'closed' };
       state.statusReason = 'single_use_used';
-    } else if (approved && state.cardType === 'merchant_locked' && state.lockedMerchant === null) {
+    } else if (
+      approved &&
+      state.cardType === 'merchant_locked' &&
+      state.lockedMerchant === null &&
+      state.card.status !== 'closed'
+    ) {
       cardUpdate = 'lock_merchant';
       state.lockedMerchant = merchantKey(merchant);
     }

@@ -1,9 +1,10 @@
-import { json, type Transaction } from '../platform/db/database.js';
+import { json, type JsonParam, type Transaction } from '../platform/db/database.js';
 import { LantauError, invalidRequest, notFound } from '../platform/errors.js';
 import { isPositiveAmount } from '../platform/money.js';
 import {
   expirePendingTransfers,
   flattenResults,
+  getAccount,
   submitTransfers,
   type Transfer,
   type TransferCommand,
@@ -17,7 +18,13 @@ import {
   type Authorization,
   type AuthorizationRow,
 } from './authorizations.js';
-import { networkKey, type NetworkIdentity, type ProcessingContext } from './authorize.js';
+import {
+  extendedHoldMcc,
+  networkKey,
+  type NetworkIdentity,
+  type NetworkStandIn,
+  type ProcessingContext,
+} from './authorize.js';
 import { amountTooLargeAsBadInput, convertAmount } from './fx.js';
 import { APPROVED, DECLINES, screeningAllows } from './declines.js';
 import { limitsAllow } from './limits.js';
@@ -73,7 +80,15 @@ function assertOpen(row: AuthorizationRow, now: Date): void {
 
 /** A merchant amount in the card's currency at the authorization's own rate, so later steps match the first. */
 export function inCardCurrency(row: AuthorizationRow, merchantAmount: number): number {
-  if (row.fx_rate === null || row.merchant_currency === row.currency) return merchantAmount;
+  if (row.merchant_currency === row.currency) return merchantAmount;
+  if (row.fx_rate === null) {
+    // Only a decline can lack a rate across two currencies, and nothing of a decline is captured or reversed.
+    throw new LantauError(
+      'fx_rate_unavailable',
+      'The authorization has no exchange rate to convert this amount with',
+      { status: 409, param: 'amount' },
+    );
+  }
   try {
     return convertAmount({
       merchantAmount,
@@ -93,7 +108,7 @@ async function recordUpdate(
   context: ProcessingContext,
   row: AuthorizationRow,
   update: {
-    readonly kind: 'increment' | 'reversal' | 'expiry';
+    readonly kind: 'increment' | 'reversal' | 'expiry' | 'advice';
     readonly requested: number;
     readonly amount: number;
     readonly approved: boolean;
@@ -328,9 +343,20 @@ export async function reverseAuthorization(
   context: ProcessingContext,
   programId: string | undefined,
   id: string,
-  input: { readonly amount?: number; readonly network?: NetworkIdentity } = {},
+  input: ReversalInput = {},
 ): Promise<Authorization> {
   return context.db.transaction((tx) => reverseAuthorizationIn(tx, context, programId, id, input));
+}
+
+export interface ReversalInput {
+  /** What to give back, in the merchant's currency; absent: everything held. */
+  readonly amount?: number;
+  /**
+   * Instead of `amount`: what the transaction finally came to, in the merchant's currency (ISO 8583 field 95). What
+   * stays held is that, less what has cleared, and never more than is held now.
+   */
+  readonly completedAmount?: number;
+  readonly network?: NetworkIdentity;
 }
 
 export async function reverseAuthorizationIn(
@@ -338,8 +364,15 @@ export async function reverseAuthorizationIn(
   context: ProcessingContext,
   programId: string | undefined,
   id: string,
-  input: { readonly amount?: number; readonly network?: NetworkIdentity } = {},
+  input: ReversalInput = {},
 ): Promise<Authorization> {
+  if (input.amount !== undefined && input.completedAmount !== undefined) {
+    throw invalidRequest(
+      'amount_invalid',
+      'Give the amount to reverse or the amount completed, not both',
+      'amount',
+    );
+  }
   if (input.amount !== undefined && !isPositiveAmount(input.amount)) {
     throw invalidRequest('amount_invalid', 'A reversal is a positive whole number of minor units', 'amount');
   }
@@ -349,7 +382,13 @@ export async function reverseAuthorizationIn(
     if (await repeatOf(tx, key)) return authorizationFromRow(row);
     const now = context.clock.now();
     assertOpen(row, now);
-    const requested = input.amount === undefined ? row.amount : inCardCurrency(row, input.amount);
+    const requested =
+      input.completedAmount !== undefined
+        ? row.amount -
+          Math.min(row.amount, Math.max(0, inCardCurrency(row, input.completedAmount) - row.cleared_amount))
+        : input.amount === undefined
+          ? row.amount
+          : inCardCurrency(row, input.amount);
     const reversed = Math.min(requested, row.amount);
     const remaining = row.amount - reversed;
     const chain: TransferCommand[] = row.hold_ids.map((holdId) => ({
@@ -455,8 +494,244 @@ export async function expireAuthorizations(context: ProcessingContext, limit = 5
   return context.db.transaction(async (tx) => {
     const holds = await expirePendingTransfers(tx, context.clock.now(), limit);
     await recordExpiredHolds(tx, context, holds);
-    return holds.length;
+    return holds.length + (await expireUnheld(tx, context, limit));
   });
+}
+
+/**
+ * A stand-in approval the wallet could hold nothing of has no ledger hold to time out: it lapses here at its
+ * `expires_at`, as a held one would.
+ */
+async function expireUnheld(tx: Transaction, context: ProcessingContext, limit: number): Promise<number> {
+  const due = await tx.query<{ id: string }>(
+    `SELECT id FROM authorizations WHERE status = 'pending' AND cardinality(hold_ids) = 0 AND expires_at <= $1
+     ORDER BY id LIMIT $2`,
+    [context.clock.now(), limit],
+  );
+  let expired = 0;
+  for (const { id } of due.rows) {
+    const row = await lockAuthorization(tx, undefined, id);
+    if (row.status !== 'pending' || row.hold_ids.length > 0) continue;
+    await recordUpdate(tx, context, row, {
+      kind: 'expiry',
+      requested: 0,
+      amount: 0,
+      approved: true,
+      responseCode: APPROVED,
+      declineReason: null,
+      networkKey: null,
+    });
+    await saveAuthorization(tx, context, row.id, {
+      status: 'expired',
+      amount: 0,
+      approvedAmount: row.approved_amount,
+      holdIds: [],
+    });
+    expired += 1;
+  }
+  return expired;
+}
+
+/**
+ * An advice (ISO 8583 0120) for an authorization Lantau had already decided: its answer reached the network too
+ * late, the network decided in stand-in, and the network's decision is what the merchant was told. An approval of
+ * what Lantau declined holds what the wallet has (up to the amount; the rest is collected at clearing); a decline
+ * of what Lantau approved gives the hold back and marks the authorization declined. Either way the advice is an
+ * update of its own, so a repeat changes nothing.
+ */
+export async function applyStandInIn(
+  tx: Transaction,
+  context: ProcessingContext,
+  id: string,
+  standIn: NetworkStandIn,
+  network: NetworkIdentity,
+): Promise<Authorization> {
+  const row = await lockAuthorization(tx, undefined, id);
+  const key = `advice|${networkKey(network) ?? ''}`;
+  if (await repeatOf(tx, key)) return authorizationFromRow(row);
+  const now = context.clock.now();
+  const checks = (detail: string) =>
+    json([...row.checks, { check: 'network_stand_in', result: standIn.approved ? 'pass' : 'fail', detail }]);
+  if (standIn.approved && !row.approved) {
+    if (row.merchant_currency !== row.currency && row.fx_rate === null) {
+      throw new LantauError(
+        'fx_rate_unavailable',
+        `No exchange rate from ${row.merchant_currency} to ${row.currency}: the stand-in approval cannot be recorded`,
+        { status: 422, param: 'currency' },
+      );
+    }
+    const walletAccount = await walletLedgerAccount(tx, row.account_id);
+    const account = await getAccount(tx, walletAccount);
+    const available = Math.max(
+      0,
+      (account?.creditsPosted ?? 0) - (account?.debitsPosted ?? 0) - (account?.debitsPending ?? 0),
+    );
+    const holding = Math.min(available, row.requested_amount);
+    const seconds = await holdSecondsFor(tx, row);
+    const holdIds: string[] = [];
+    if (holding > 0) {
+      const hold = context.ids('hold');
+      const [result] = only(
+        await submitTransfers(tx, context.clock, [
+          {
+            id: hold,
+            kind: 'pending',
+            debitAccountId: walletAccount,
+            creditAccountId: programAccountId(row.program_id, 'card_settlement', row.currency),
+            amount: holding,
+            currency: row.currency,
+            timeoutSeconds: seconds,
+            code: 'authorization_hold',
+            reference: row.id,
+          },
+        ]),
+      );
+      if (result?.status !== 'created') throw new Error('the ledger refused a stand-in hold under its lock');
+      holdIds.push(hold);
+    }
+    await recordUpdate(tx, context, row, {
+      kind: 'advice',
+      requested: row.requested_amount,
+      amount: row.requested_amount,
+      approved: true,
+      responseCode: standIn.responseCode,
+      declineReason: null,
+      networkKey: key,
+    });
+    return finishStandIn(
+      tx,
+      context,
+      row.id,
+      {
+        status: 'pending',
+        approved: true,
+        responseCode: standIn.responseCode,
+        declineReason: null,
+        approvedAmount: row.requested_amount,
+        amount: holding,
+        holdIds,
+        expiresAt: new Date(now.getTime() + seconds * 1000),
+      },
+      checks(
+        `approved by the network in stand-in (${standIn.responseCode}) after Lantau declined ` +
+          `(${row.decline_reason ?? row.response_code})` +
+          (holding < row.requested_amount
+            ? `; ${row.requested_amount - holding} not held, short of funds`
+            : ''),
+      ),
+    );
+  }
+  if (!standIn.approved && row.approved) {
+    const chain: TransferCommand[] = (row.status === 'pending' ? row.hold_ids : []).map((holdId) => ({
+      id: context.ids('void'),
+      kind: 'void_pending',
+      pendingId: holdId,
+      code: 'authorization_reversal',
+      reference: row.id,
+    }));
+    // Each hold alone: one that lapsed meanwhile must not keep the others from being given back.
+    for (const result of only(await submitTransfers(tx, context.clock, chain))) {
+      // A hold that lapsed meanwhile has nothing left to give back.
+      if (result.status === 'failed' && result.error !== 'pending_transfer_expired') {
+        throw new Error(`the ledger refused to void a hold: ${result.error}`);
+      }
+    }
+    await recordUpdate(tx, context, row, {
+      kind: 'advice',
+      requested: row.amount,
+      amount: row.amount,
+      approved: false,
+      responseCode: standIn.responseCode,
+      declineReason: 'stand_in_declined',
+      networkKey: key,
+    });
+    return finishStandIn(
+      tx,
+      context,
+      row.id,
+      {
+        status: 'declined',
+        approved: false,
+        responseCode: standIn.responseCode,
+        declineReason: 'stand_in_declined',
+        approvedAmount: 0,
+        amount: 0,
+        holdIds: [],
+        expiresAt: null,
+      },
+      checks(`declined by the network in stand-in (${standIn.responseCode}) after Lantau approved`),
+    );
+  }
+  // The network decided as Lantau did: recorded, nothing moves.
+  await recordUpdate(tx, context, row, {
+    kind: 'advice',
+    requested: row.requested_amount,
+    amount: row.approved_amount,
+    approved: standIn.approved,
+    responseCode: standIn.responseCode,
+    declineReason: standIn.approved ? null : 'stand_in_declined',
+    networkKey: key,
+  });
+  const again = await lockAuthorization(tx, undefined, id);
+  return authorizationFromRow(again);
+}
+
+async function holdSecondsFor(tx: Transaction, row: AuthorizationRow): Promise<number> {
+  const program = await tx.query<{ hold_days: number; extended_hold_days: number }>(
+    'SELECT hold_days, extended_hold_days FROM programs WHERE id = $1',
+    [row.program_id],
+  );
+  const found = program.rows[0];
+  if (found === undefined) throw new Error(`programme ${row.program_id} is missing`);
+  return (extendedHoldMcc(row.merchant.mcc) ? found.extended_hold_days : found.hold_days) * 24 * 60 * 60;
+}
+
+async function finishStandIn(
+  tx: Transaction,
+  context: ProcessingContext,
+  id: string,
+  changes: {
+    readonly status: string;
+    readonly approved: boolean;
+    readonly responseCode: string;
+    readonly declineReason: string | null;
+    readonly approvedAmount: number;
+    readonly amount: number;
+    readonly holdIds: readonly string[];
+    readonly expiresAt: Date | null;
+  },
+  checks: JsonParam,
+): Promise<Authorization> {
+  const declineMessage = changes.declineReason === null ? null : DECLINES.stand_in_declined.message;
+  const updated = await tx.query<AuthorizationRow>(
+    `UPDATE authorizations SET status = $2, approved = $3, response_code = $4, decline_reason = $5,
+       decline_message = $6, approved_amount = $7, amount = $8, hold_ids = $9::text[], expires_at = $10,
+       checks = $11::jsonb, updated_at = $12
+     WHERE id = $1 RETURNING ${AUTHORIZATION_COLUMNS}`,
+    [
+      id,
+      changes.status,
+      changes.approved,
+      changes.responseCode,
+      changes.declineReason,
+      declineMessage,
+      changes.approvedAmount,
+      changes.amount,
+      [...changes.holdIds],
+      changes.expiresAt,
+      checks,
+      context.clock.now(),
+    ],
+  );
+  const row = updated.rows[0];
+  if (row === undefined) throw new Error('UPDATE … RETURNING returned no row');
+  const authorization = authorizationFromRow(row);
+  await emitEvent(tx, context, {
+    type: 'authorization.updated',
+    programId: row.program_id,
+    object: authorization,
+  });
+  return authorization;
 }
 
 /**

@@ -19,6 +19,7 @@ import { loadSettings } from './settings.js';
 import { registerKeyCommands } from './keys.js';
 import { registerClearingCommands } from './clearing.js';
 import { registerSanctionsCommands } from './sanctions.js';
+import { registerNetworkCommands } from './network.js';
 
 function orExit<T>(load: () => T): T {
   try {
@@ -118,6 +119,7 @@ audit
 registerKeyCommands(program, () => orExit(() => loadSettings()));
 registerClearingCommands(program, () => orExit(() => loadSettings()));
 registerSanctionsCommands(program, withDatabase, () => orExit(() => loadSettings()));
+registerNetworkCommands(program);
 
 const ledger = program.command('ledger').description('the double-entry ledger');
 ledger

@@ -289,6 +289,7 @@ export async function serve(
       ...(settings.iso8583Profile === undefined ? {} : { profile: settings.iso8583Profile }),
       lengthHeader: iso8583Config.lengthHeader,
       connectionsMax: iso8583Config.connectionsMax,
+      ...(iso8583Config.allowedPeers === undefined ? {} : { allowedPeers: iso8583Config.allowedPeers }),
       idleTimeoutMs: iso8583Config.idleTimeoutMs,
       registry: metrics.registry,
       logger,
@@ -306,7 +307,9 @@ export async function serve(
     ...streamBanner(config.nats),
     ...(iso8583 === undefined
       ? []
-      : [`  ISO 8583: tcp://${iso8583.host}:${iso8583.port} (${iso8583Config?.profile ?? ''}, ${iso8583Config?.lengthHeader ?? ''} length header)`]),
+      : [
+          `  ISO 8583: tcp://${iso8583.host}:${iso8583.port} (${iso8583Config?.profile ?? ''}, ${iso8583Config?.lengthHeader ?? ''} length header)`,
+        ]),
     'Ready.',
   ]);
 

@@ -143,7 +143,7 @@ export const AuthorizationSchema = Type.Object(
     ),
     request_history: Type.Array(
       Type.Object({
-        kind: StringEnum(['authorization', 'increment', 'reversal', 'expiry'] as const),
+        kind: StringEnum(['authorization', 'increment', 'reversal', 'expiry', 'advice'] as const),
         requested_amount: Type.Integer(),
         amount: Type.Integer(),
         approved: Type.Boolean(),

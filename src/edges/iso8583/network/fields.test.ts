@@ -7,7 +7,7 @@ import {
   FieldProblem,
   identityOf,
   originalIdentityOf,
-  reversalAmountOf,
+  completedAmountOf,
 } from './fields.js';
 import { approvalCode, conversionRateField } from './handler.js';
 import { asRepeat, authorizationRequest, reversal, type CardPresentment } from './messages.js';
@@ -163,18 +163,19 @@ describe('matching a reversal to its original', () => {
     );
   });
 
-  it('gives back all of the amount, or what 95 says was not completed', () => {
+  it('reads a full reversal, or what 95 says the transaction came to', () => {
     const keys = { stan: '000043', transmissionTime: '1126093500', acquirerId: '400001' };
-    expect(reversalAmountOf(reversal({ ...keys, original: presentment }))).toBeUndefined();
-    expect(reversalAmountOf(reversal({ ...keys, original: presentment, completedAmount: 2_345 }))).toBe(
-      10_000,
+    expect(completedAmountOf(reversal({ ...keys, original: presentment }))).toBeUndefined();
+    expect(completedAmountOf(reversal({ ...keys, original: presentment, completedAmount: 2_345 }))).toBe(
+      2_345,
     );
     expect(
-      reversalAmountOf(reversal({ ...keys, original: presentment, completedAmount: 0 })),
+      completedAmountOf(reversal({ ...keys, original: presentment, completedAmount: 0 })),
     ).toBeUndefined();
     expect(
-      problemOf(() => reversalAmountOf(reversal({ ...keys, original: presentment, completedAmount: 12_345 })))
-        .field,
+      problemOf(() =>
+        completedAmountOf(reversal({ ...keys, original: presentment, completedAmount: 12_345 })),
+      ).field,
     ).toBe(95);
   });
 });

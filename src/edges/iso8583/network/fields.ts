@@ -53,7 +53,14 @@ export function amountField(value: number): string {
 }
 
 const ENTRY_MODES_BY_CODE: Readonly<Record<string, EntryMode>> = {
+  // 00 unknown, 03 bar code, 04 OCR: counted as keyed, the least assured presentment.
+  '00': 'keyed',
   '01': 'keyed',
+  '03': 'keyed',
+  '04': 'keyed',
+  // 80: a chip card read by its magnetic stripe (fallback); 95: chip with unreliable CVV.
+  '80': 'magstripe',
+  '95': 'chip',
   '02': 'magstripe',
   '90': 'magstripe',
   '05': 'chip',
@@ -71,10 +78,12 @@ const CODES_BY_ENTRY_MODE: Readonly<Record<EntryMode, string>> = {
   ecommerce: '812',
 };
 
-export function entryModeOf(code: string): EntryMode {
+/** Field 22's first two digits. An advice reports a decision already made, so it is read leniently (as keyed). */
+export function entryModeOf(code: string, lenient = false): EntryMode {
   const mode = ENTRY_MODES_BY_CODE[code.slice(0, 2)];
-  if (mode === undefined) throw new FieldProblem(22, 'an unknown PAN entry mode');
-  return mode;
+  if (mode !== undefined) return mode;
+  if (lenient) return 'keyed';
+  throw new FieldProblem(22, 'an unknown PAN entry mode');
 }
 
 export function entryModeCode(mode: EntryMode): string {
@@ -146,15 +155,18 @@ export function originalDataElements(mti: string, identity: NetworkIdentity): st
   );
 }
 
-/** The amount a reversal gives back, in the transaction's currency: all of it, or what 95 says was not completed. */
-export function reversalAmountOf(message: IsoMessage): number | undefined {
+/**
+ * What a partial reversal says the transaction finally came to (95's first 12 digits, the transaction's currency);
+ * undefined for a full reversal (no 95, or 0 completed).
+ */
+export function completedAmountOf(message: IsoMessage): number | undefined {
   const original = amountOf(4, requiredField(message, 4));
   const replacement = textField(message, 95);
   if (replacement === undefined) return undefined;
   const completed = amountOf(95, replacement.slice(0, 12));
   if (completed === 0) return undefined;
   if (completed >= original) throw new FieldProblem(95, 'the completed amount is not less than field 4');
-  return original - completed;
+  return completed;
 }
 
 export function currencyOf(message: IsoMessage, field = 49): string {
@@ -171,8 +183,12 @@ export function isPurchase(message: IsoMessage): boolean {
   return code.startsWith('00');
 }
 
-/** An 0100 or 0120 as the engine takes it. */
-export function authorizationRequestOf(profile: Iso8583Profile, message: IsoMessage): AuthorizationRequest {
+/** An 0100 or 0120 as the engine takes it; an advice (`lenient`) takes an entry mode it does not know as keyed. */
+export function authorizationRequestOf(
+  profile: Iso8583Profile,
+  message: IsoMessage,
+  lenient = false,
+): AuthorizationRequest {
   const pan = requiredField(message, 2);
   if (!/^[0-9]{12,19}$/.test(pan)) throw new FieldProblem(2, 'a card number is 12 to 19 digits');
   const expiry = textField(message, 14);
@@ -200,7 +216,7 @@ export function authorizationRequestOf(profile: Iso8583Profile, message: IsoMess
     amount: amountOf(4, requiredField(message, 4)),
     currency: currencyOf(message),
     merchant: merchantOf(message),
-    entryMode: entryModeOf(requiredField(message, 22)),
+    entryMode: entryModeOf(requiredField(message, 22), lenient),
     partialAllowed: additional !== undefined && additional.charAt(9) === '1',
     network: identityOf(message),
   };

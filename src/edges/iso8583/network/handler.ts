@@ -19,10 +19,12 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { LantauError } from '../../../platform/errors.js';
 import { currencyNumeric } from '../../../platform/money.js';
 import type { Authorization } from '../../../processing/authorizations.js';
+import { adviseAuthorization } from '../../../processing/advices.js';
 import {
-  adviseAuthorization,
   authorize,
+  findCard,
   networkKey,
+  type AuthorizationRequest,
   type NetworkIdentity,
   type ProcessingContext,
 } from '../../../processing/authorize.js';
@@ -45,7 +47,7 @@ import {
   isPurchase,
   originalIdentityOf,
   requiredField,
-  reversalAmountOf,
+  completedAmountOf,
   textField,
 } from './fields.js';
 
@@ -107,9 +109,19 @@ const ANSWERS: Readonly<Record<string, string>> = {
   '0801': '0810',
 };
 
+/**
+ * Response codes that approve (ISO 8583:1987): 00, 08 honour with identification, 10 partial, 11 VIP, 85 no reason
+ * to decline (a verification), and the EMV offline approvals Y1 and Y3 a network may relay.
+ */
+const APPROVING_CODES = new Set(['00', '08', '10', '11', '85', 'Y1', 'Y3']);
+
+/** Metric labels name only the message types Lantau answers: a peer cannot grow the label set. */
+const metricMti = (mti: string): string => (ANSWERS[mti] === undefined ? 'other' : mti);
+
 /** Fields every answer echoes from its request, when present. */
 const ECHOED = [2, 3, 4, 7, 11, 32, 37, 41, 42, 49, 90] as const;
 const MANAGEMENT_CODES = new Set(['001', '002', '301']);
+const AMOUNT_FIELD_MAX = 999_999_999_999;
 
 /** A stable six-character approval code (38) for an authorization: the same on every repeat of its answer. */
 export function approvalCode(authorizationId: string): string {
@@ -173,11 +185,10 @@ function decisionAnswer(request: IsoMessage, mti: string, authorization: Authori
     authorization.fx_rate === null
       ? undefined
       : conversionRateField(authorization.fx_rate, authorization.fx_markup_bps ?? 0);
-  if (billingCurrency !== undefined && rate !== undefined) {
-    fields.set(
-      6,
-      amountField(authorization.approved ? authorization.approved_amount : authorization.requested_amount),
-    );
+  const billed = authorization.approved ? authorization.approved_amount : authorization.requested_amount;
+  // Field 6 holds 12 digits: a billed amount beyond them (never a real one) is left out rather than failing the answer.
+  if (billingCurrency !== undefined && rate !== undefined && billed <= AMOUNT_FIELD_MAX) {
+    fields.set(6, amountField(billed));
     fields.set(10, rate);
     fields.set(51, billingCurrency);
   }
@@ -198,6 +209,7 @@ function refusalCode(error: unknown): string | undefined {
     case 'currency_invalid':
       return RESPONSE.formatError;
     case 'overloaded':
+    case 'fx_rate_unavailable':
       return RESPONSE.issuerUnavailable;
     case 'not_found':
     case 'resource_missing':
@@ -219,11 +231,14 @@ function responseMtiOf(mti: string): string | undefined {
 export function createNetworkHandler(options: NetworkHandlerOptions): FrameHandler {
   const { context, metrics, logger } = options;
   const profile = options.profile ?? ISO8583_1987_ASCII;
+  /** Requests being decided in this process, by network identity. */
+  const inFlight = new Map<string, Promise<IsoMessage>>();
 
   const finish = (requestMti: string, answer: IsoMessage, startedAt: number): Uint8Array => {
     const code = answer.fields.get(39);
-    metrics?.messages.inc({ mti: requestMti, response_code: typeof code === 'string' ? code : 'none' });
-    metrics?.duration.observe({ mti: requestMti }, (performance.now() - startedAt) / 1_000);
+    const label = metricMti(requestMti);
+    metrics?.messages.inc({ mti: label, response_code: typeof code === 'string' ? code : 'none' });
+    metrics?.duration.observe({ mti: label }, (performance.now() - startedAt) / 1_000);
     return pack(profile, answer);
   };
 
@@ -239,26 +254,57 @@ export function createNetworkHandler(options: NetworkHandlerOptions): FrameHandl
     }
     if (mti === '0110' || mti === '0130') {
       if (!isPurchase(message)) return sorted(mti, answerTo(message, mti, RESPONSE.invalidTransaction));
-      const request = authorizationRequestOf(profile, message);
-      if (mti === '0110') return decisionAnswer(message, mti, await authorize(context, request));
-      const networkCode = requiredField(message, 39);
-      if (!/^[0-9A-Z]{2}$/.test(networkCode)) throw new FieldProblem(39, 'a response code is 2 characters');
-      const approved = networkCode === RESPONSE.approved || networkCode === RESPONSE.partial;
-      await adviseAuthorization(context, request, { approved, responseCode: networkCode });
-      // The advice is acknowledged: its decision is recorded, whatever it was.
-      return sorted(mti, answerTo(message, mti, RESPONSE.approved));
+      const request = authorizationRequestOf(profile, message, mti === '0130');
+      const key = networkKey(request.network);
+      const deciding =
+        mti === '0110'
+          ? authorize(context, request).then((authorization) => decisionAnswer(message, mti, authorization))
+          : advise(message, mti, request);
+      // A reversal of this request that arrives while it is being decided waits for it (see `reverse`).
+      if (key !== null) inFlight.set(key, deciding);
+      try {
+        return await deciding;
+      } finally {
+        if (key !== null && inFlight.get(key) === deciding) inFlight.delete(key);
+      }
     }
     // 0410, 0430: reversals.
     return reverse(message, mti);
   };
 
+  const advise = async (
+    message: IsoMessage,
+    mti: string,
+    request: AuthorizationRequest,
+  ): Promise<IsoMessage> => {
+    const networkCode = requiredField(message, 39);
+    if (!/^[0-9A-Z]{2}$/.test(networkCode)) throw new FieldProblem(39, 'a response code is 2 characters');
+    await adviseAuthorization(context, request, {
+      approved: APPROVING_CODES.has(networkCode),
+      responseCode: networkCode,
+    });
+    // The advice is acknowledged: its decision is recorded, whatever it was.
+    return sorted(mti, answerTo(message, mti, RESPONSE.approved));
+  };
+
   const reverse = async (message: IsoMessage, mti: string): Promise<IsoMessage> => {
     const original: NetworkIdentity = originalIdentityOf(message);
     const own = identityOf(message);
-    const amount = reversalAmountOf(message);
+    const completed = completedAmountOf(message);
     const key = networkKey(original);
-    const found = key === null ? undefined : await findAuthorizationByNetworkKey(context.db, key);
+    if (key === null) return sorted(mti, answerTo(message, mti, RESPONSE.recordNotFound));
+    // The original may still be being decided here (its answer was late, so the network reverses it): wait for it.
+    await inFlight.get(key)?.catch(() => undefined);
+    const found = await findAuthorizationByNetworkKey(context.db, key);
     if (found === undefined) return sorted(mti, answerTo(message, mti, RESPONSE.recordNotFound));
+    const pan = textField(message, 2);
+    if (pan !== undefined) {
+      // The keys name an authorization; the card number must be its card's, or the reversal is not for it.
+      const owner = await findCard(context.db, context, { card: { pan } }).catch(() => undefined);
+      if (owner?.cardId !== found.card_id) {
+        return sorted(mti, answerTo(message, mti, RESPONSE.recordNotFound));
+      }
+    }
     if (found.status !== 'pending') {
       // Nothing is held any more (reversed before, lapsed, or never approved): the reversal has nothing to undo.
       // An authorization already cleared cannot be reversed: that is a refund's job.
@@ -268,7 +314,7 @@ export function createNetworkHandler(options: NetworkHandlerOptions): FrameHandl
     }
     try {
       await reverseAuthorization(context, undefined, found.id, {
-        ...(amount === undefined ? {} : { amount }),
+        ...(completed === undefined ? {} : { completedAmount: completed }),
         // The reversal's own identity, so its repeat releases nothing more; prefixed so that a reversal sent with
         // the original's keys (no field 90) is not mistaken for the original.
         network: { ...own, stan: `R${own.stan}` },

@@ -9,6 +9,7 @@ import {
 } from '../../../../test/support/programs.js';
 import { verifyLedger } from '../../../ledger/index.js';
 import { convertForCard, createFxRate } from '../../../processing/fx.js';
+import { expireAuthorizations } from '../../../processing/lifecycle.js';
 import { readFileSync } from 'node:fs';
 import {
   ISO8583_1987_ASCII,
@@ -60,7 +61,7 @@ interface Balance {
 }
 
 let people = 0;
-async function fundedCard(load: number, currency = 'HKD'): Promise<Card> {
+async function fundedCard(load: number, currency = 'HKD', type = 'multi_use'): Promise<Card> {
   people += 1;
   const headers = main.headers;
   const holder = await callJson(api.app, 'POST', '/v1/cardholders', headers, {
@@ -80,7 +81,7 @@ async function fundedCard(load: number, currency = 'HKD'): Promise<Card> {
   const card = await callJson(api.app, 'POST', '/v1/cards', headers, {
     cardholder_id: holder.body.id,
     account_id: account.body.id,
-    type: 'multi_use',
+    type,
   });
   expect(card.status).toBe(201);
   const revealed = await callJson(api.app, 'POST', `/v1/cards/${String(card.body.id)}/reveal`, headers);
@@ -394,6 +395,116 @@ describe('ISO 8583 over TCP, end to end', () => {
   });
 });
 
+describe('advices and reversals at the edges', () => {
+  it('brings a decided authorization in line with a later advice of the network’s stand-in decision', async () => {
+    const card = await fundedCard(1_000);
+    // Lantau declined 3,000 (51), but its answer was late: the network approved in stand-in and advises it.
+    const declinedFirst = purchase(card, 3_000);
+    expect(field(await exchange(authorizationRequest(declinedFirst)), 39)).toBe('51');
+    const advice = authorizationAdvice(declinedFirst, '00');
+    expect(field(await exchange(advice), 39)).toBe('00');
+    let [entry] = await authorizationOf(card.cardId);
+    expect(entry).toMatchObject({ approved: true, status: 'pending', approved_amount: 3_000, amount: 1_000 });
+    expect((entry?.request_history as { kind: string }[]).map((item) => item.kind)).toEqual([
+      'authorization',
+      'advice',
+    ]);
+    await expectBalance(card.account, { available: 0, pending: 1_000, posted: 1_000 });
+    expect(field(await exchange(asRepeat(advice)), 39)).toBe('00');
+    [entry] = await authorizationOf(card.cardId);
+    expect(entry?.request_history).toHaveLength(2);
+
+    // The other way: Lantau approved, the network declined in stand-in; the hold is given back.
+    const other = await fundedCard(1_000);
+    const approvedFirst = purchase(other, 400);
+    expect(field(await exchange(authorizationRequest(approvedFirst)), 39)).toBe('00');
+    await expectBalance(other.account, { available: 600, pending: 400, posted: 1_000 });
+    expect(field(await exchange(authorizationAdvice(approvedFirst, '91')), 39)).toBe('00');
+    const [declined] = await authorizationOf(other.cardId);
+    expect(declined).toMatchObject({
+      approved: false,
+      status: 'declined',
+      response_code: '91',
+      decline_reason: 'stand_in_declined',
+    });
+    await expectBalance(other.account, { available: 1_000, pending: 0, posted: 1_000 });
+  });
+
+  it('refuses a stand-in approval it has no rate for, and records nothing', async () => {
+    const card = await fundedCard(10_000);
+    const answer = await exchange(authorizationAdvice(purchase(card, 1_000, { currency: 'EUR' }), '00'));
+    expect(answer.mti).toBe('0130');
+    expect(field(answer, 39)).toBe('91');
+    expect(await authorizationOf(card.cardId)).toEqual([]);
+    await expectBalance(card.account, { available: 10_000, pending: 0, posted: 10_000 });
+  });
+
+  it('keeps what a partial reversal says was completed held, even of a stand-in approval held short', async () => {
+    const card = await fundedCard(1_000);
+    const presentment = purchase(card, 3_000);
+    expect(field(await exchange(authorizationAdvice(presentment, '00')), 39)).toBe('00');
+    await expectBalance(card.account, { available: 0, pending: 1_000, posted: 1_000 });
+    // 2,000 of the 3,000 was completed: all that is held (1,000) stays held.
+    expect(
+      field(await exchange(reversal({ ...keys(), original: presentment, completedAmount: 2_000 })), 39),
+    ).toBe('00');
+    await expectBalance(card.account, { available: 0, pending: 1_000, posted: 1_000 });
+    // 500 completed: 500 stays held.
+    expect(
+      field(await exchange(reversal({ ...keys(), original: presentment, completedAmount: 500 })), 39),
+    ).toBe('00');
+    await expectBalance(card.account, { available: 500, pending: 500, posted: 1_000 });
+  });
+
+  it('reverses an authorization whose reversal arrives while it is still being decided', async () => {
+    const card = await fundedCard(5_000);
+    const presentment = purchase(card, 2_000);
+    const request = authorizationRequest(presentment);
+    const undo = reversal({ ...keys(), original: presentment });
+    const [approved, reversed] = await Promise.all([exchange(request), exchange(undo)]);
+    expect(field(approved, 39)).toBe('00');
+    expect(field(reversed, 39)).toBe('00');
+    await expectBalance(card.account, { available: 5_000, pending: 0, posted: 5_000 });
+  });
+
+  it('does not reverse an authorization of another card, whatever the keys say', async () => {
+    const card = await fundedCard(5_000);
+    const someoneElse = await fundedCard(5_000);
+    const presentment = purchase(card, 2_000);
+    expect(field(await exchange(authorizationRequest(presentment)), 39)).toBe('00');
+    const forged = reversal({ ...keys(), original: { ...presentment, pan: someoneElse.pan } });
+    expect(field(await exchange(forged), 39)).toBe('25');
+    await expectBalance(card.account, { available: 3_000, pending: 2_000, posted: 5_000 });
+  });
+
+  it('leaves a closed single-use card’s reason alone when the network approves on it in stand-in', async () => {
+    const card = await fundedCard(5_000, 'HKD', 'single_use');
+    const closed = await callJson(api.app, 'PATCH', `/v1/cards/${card.cardId}`, main.headers, {
+      status: 'closed',
+      status_reason: 'stolen',
+    });
+    expect(closed.status).toBe(200);
+    expect(field(await exchange(authorizationRequest(purchase(card, 100))), 39)).toBe('43');
+    expect(field(await exchange(authorizationAdvice(purchase(card, 100), '00')), 39)).toBe('00');
+    expect(field(await exchange(authorizationRequest(purchase(card, 100))), 39)).toBe('43');
+  });
+
+  it('refuses connections from peers it was not told to accept', async () => {
+    const guarded = await startNetworkInterface({
+      context: { ...api.issuing, convert: convertForCard },
+      allowedPeers: ['10.9.9.9'],
+    });
+    try {
+      const stranger = await connectIso8583Client({ port: guarded.port });
+      await stranger.closed;
+      expect(stranger.isClosed).toBe(true);
+      expect(guarded.stats().connectionsRefused).toBe(1);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
 describe('a profile written as a file', () => {
   it('reads BCD numerics and CVV2 from the tagged element the profile names, with an ASCII length header', async () => {
     const definition = JSON.parse(
@@ -487,7 +598,7 @@ describe('any sequence of network messages', () => {
                 earlier.request.mti.endsWith('0') ? asRepeat(earlier.request) : earlier.request,
               );
               expect(again.fields).toEqual(earlier.answer.fields);
-            } else if (earlier.request.mti.startsWith('01')) {
+            } else {
               const completed = next.completed < earlier.presentment.amount ? next.completed : 0;
               const answer = await exchange(
                 reversal({
@@ -509,7 +620,25 @@ describe('any sequence of network messages', () => {
         expect(balance.available).toBe(10_000 - held);
         expect((await verifyLedger(api.db)).problems).toEqual([]);
       }),
-      { numRuns: 12, seed: 1126 },
+      { numRuns: 16, seed: 1126 },
     );
+  });
+});
+
+describe('expiry', () => {
+  it('lapses a stand-in approval the wallet could hold nothing of, as a held one would', async () => {
+    const card = await fundedCard(0);
+    expect(field(await exchange(authorizationAdvice(purchase(card, 700), '00')), 39)).toBe('00');
+    const [open] = await authorizationOf(card.cardId);
+    expect(open).toMatchObject({ status: 'pending', amount: 0, approved_amount: 700 });
+    const before = api.clock.now();
+    api.clock.advance(40 * 24 * 60 * 60 * 1000);
+    try {
+      await expireAuthorizations({ ...api.issuing, convert: convertForCard });
+      const [lapsed] = await authorizationOf(card.cardId);
+      expect(lapsed?.status).toBe('expired');
+    } finally {
+      api.clock.set(before);
+    }
   });
 });

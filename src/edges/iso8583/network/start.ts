@@ -18,6 +18,7 @@ export interface NetworkInterfaceOptions {
   readonly profile?: Iso8583Profile;
   readonly lengthHeader?: LengthHeader;
   readonly connectionsMax?: number;
+  readonly allowedPeers?: readonly string[];
   readonly idleTimeoutMs?: number;
   readonly registry?: Registry;
   readonly logger?: TransportLogger;
@@ -46,6 +47,7 @@ export async function startNetworkInterface(options: NetworkInterfaceOptions): P
     ...(options.host === undefined ? {} : { host: options.host }),
     framing: { header: options.lengthHeader ?? 'binary2' },
     ...(options.connectionsMax === undefined ? {} : { connectionsMax: options.connectionsMax }),
+    ...(options.allowedPeers === undefined ? {} : { allowedPeers: options.allowedPeers }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
     ...(options.registry === undefined ? {} : { metrics: createIso8583TransportMetrics(options.registry) }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),

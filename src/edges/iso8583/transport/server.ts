@@ -53,7 +53,7 @@ export type ConnectionCloseReason =
   | 'server_closing'
   | 'close_deadline';
 
-export type ConnectionRefusedReason = 'connections_max' | 'server_closing';
+export type ConnectionRefusedReason = 'connections_max' | 'server_closing' | 'peer_not_allowed';
 
 /** What happened, for metrics and tests. Sizes and ids only, never frame contents. */
 export type TransportEvent =
@@ -206,6 +206,11 @@ export interface Iso8583ServerOptions {
   readonly onHandlerError?: (error: unknown, connection: ConnectionInfo) => void;
   /** A hook for metrics and tests, called synchronously; it must not throw (a throw is logged and ignored). */
   readonly onEvent?: (event: TransportEvent) => void;
+  /**
+   * The peers' IP addresses allowed to connect (the network's gateways); others are closed on arrival and counted.
+   * Undefined: any peer that can reach the port.
+   */
+  readonly allowedPeers?: readonly string[];
   /** prom-client metrics from `createIso8583TransportMetrics`; or give `registry` to have them created. */
   readonly metrics?: Iso8583TransportMetrics;
   readonly registry?: Registry;
@@ -275,7 +280,15 @@ function assertPositiveInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
 }
 
+/** An IPv4 peer reached over an IPv6 socket reads `::ffff:10.0.0.1`: compared as `10.0.0.1`. */
+function peerAddress(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
+}
+
 export async function startIso8583Server(options: Iso8583ServerOptions): Promise<Iso8583Server> {
+  const allowedPeers =
+    options.allowedPeers === undefined ? undefined : new Set(options.allowedPeers.map(peerAddress));
   const host = options.host ?? '127.0.0.1';
   const connectionsMax = options.connectionsMax ?? CONNECTIONS_MAX_DEFAULT;
   const inFlightPerConnectionMax = options.inFlightPerConnectionMax ?? IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT;
@@ -342,9 +355,11 @@ export async function startIso8583Server(options: Iso8583ServerOptions): Promise
     const refusal: ConnectionRefusedReason | undefined =
       closing !== undefined
         ? 'server_closing'
-        : connections.size >= connectionsMax
-          ? 'connections_max'
-          : undefined;
+        : allowedPeers !== undefined && !allowedPeers.has(peerAddress(socket.remoteAddress))
+          ? 'peer_not_allowed'
+          : connections.size >= connectionsMax
+            ? 'connections_max'
+            : undefined;
     if (refusal !== undefined) {
       stats.connectionsRefused += 1;
       metrics?.connectionsRefused.inc({ reason: refusal });
