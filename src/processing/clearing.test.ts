@@ -33,7 +33,12 @@ beforeAll(async () => {
 });
 afterAll(async () => api.close());
 
-async function call(method: 'GET' | 'POST', url: string, payload?: unknown, headers = program.headers) {
+async function call(
+  method: 'GET' | 'POST' | 'PATCH',
+  url: string,
+  payload?: unknown,
+  headers = program.headers,
+) {
   return api.app.inject({
     method,
     url,
@@ -122,6 +127,24 @@ describe('captures', () => {
       amount: 0,
       cleared_amount: 2_500,
     });
+  });
+
+  it('what has cleared still counts against the card’s spending limits', async () => {
+    const { card } = await walletWithCard(10_000);
+    const limited = await call('PATCH', `/v1/cards/${card}`, {
+      spending_controls: { spending_limits: [{ amount: 5_000, interval: 'daily' }] },
+    });
+    expect(limited.statusCode).toBe(200);
+    const first = await authorize(card, 4_000);
+    await post(`/v1/simulate/authorizations/${String(first.id)}/clear`, { amount: 4_000, currency: 'HKD' });
+    // 4,000 spent today: 2,000 more would pass 5,000, captured or not.
+    const second = await post('/v1/simulate/authorizations', {
+      card_id: card,
+      amount: 2_000,
+      currency: 'HKD',
+      merchant: DINER,
+    });
+    expect(second).toMatchObject({ approved: false, decline_reason: 'spending_limit_exceeded' });
   });
 
   it('a partial final capture releases the rest; a second capture after that has no open hold', async () => {

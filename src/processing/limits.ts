@@ -116,7 +116,7 @@ export async function limitsAllow(tx: Transaction, check: LimitCheck): Promise<b
 
 /**
  * What each window has authorized: what a card, or all of a cardholder's cards together, hold now (a reversal gives
- * its part back) since the window's start in one currency, optionally only in some merchant categories, keyed by
+ * its part back) plus what has cleared (so a capture does not free its amount for spending again) since the window's start in one currency, optionally only in some merchant categories, keyed by
  * `usageKey`. One statement for all of a group's windows. Read under the cardholders' locks, so two authorizations
  * can never both fit under the same limit.
  */
@@ -131,11 +131,11 @@ export async function usagesSince(
   // One sub-select per scope, so each uses its own index (a CASE inside one WHERE would use neither).
   const found = await tx.query<{ key: string; used: number }>(
     `SELECT q.key, (CASE WHEN q.scope = 'card_id' THEN
-         (SELECT coalesce(sum(a.amount), 0) FROM authorizations a
+         (SELECT coalesce(sum(a.amount + a.cleared_amount), 0) FROM authorizations a
           WHERE a.card_id = q.id AND a.approved AND a.currency = q.currency AND a.created_at >= q.since
             AND (q.categories IS NULL OR a.mcc = ANY(string_to_array(q.categories, ','))))
        ELSE
-         (SELECT coalesce(sum(a.amount), 0) FROM authorizations a
+         (SELECT coalesce(sum(a.amount + a.cleared_amount), 0) FROM authorizations a
           WHERE a.cardholder_id = q.id AND a.approved AND a.currency = q.currency AND a.created_at >= q.since
             AND (q.categories IS NULL OR a.mcc = ANY(string_to_array(q.categories, ','))))
        END)::bigint AS used
