@@ -28,7 +28,7 @@ export default defineConfig(
     },
   },
   {
-    files: ['bin/**', 'bench/**', 'src/edges/cli/**', 'test/**', '**/*.test.ts'],
+    files: ['bin/**', 'bench/**', 'scripts/**', 'src/edges/cli/**', 'test/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -100,8 +100,39 @@ export async function serve(
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
 
-  // The ledger's own timeout, applied by one job: expired holds release their money and their authorizations close.
   const processing = { ...issuing, convert: convertForCard };
+
+  // ISO8583_PORT: card networks' TCP connections, decided by the same engine (and programme endpoints) as the API.
+  // Opened before any job starts, so a port that cannot be had stops the start cleanly.
+  const iso8583Config = config.iso8583;
+  let iso8583: Iso8583Server | undefined;
+  if (iso8583Config !== undefined) {
+    try {
+      iso8583 = await startNetworkInterface({
+        context: { ...processing, programDecisions: httpProgramDecisions(issuing) },
+        port: iso8583Config.port,
+        host: iso8583Config.host,
+        ...(settings.iso8583Profile === undefined ? {} : { profile: settings.iso8583Profile }),
+        lengthHeader: iso8583Config.lengthHeader,
+        connectionsMax: iso8583Config.connectionsMax,
+        ...(iso8583Config.allowedPeers === undefined ? {} : { allowedPeers: iso8583Config.allowedPeers }),
+        idleTimeoutMs: iso8583Config.idleTimeoutMs,
+        registry: metrics.registry,
+        logger,
+      });
+    } catch (error) {
+      await app.close();
+      await vault.close();
+      await db.close();
+      throw new Error(
+        `the ISO 8583 interface cannot listen on ${iso8583Config.host}:${iso8583Config.port}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    }
+  }
+
+  // The ledger's own timeout, applied by one job: expired holds release their money and their authorizations close.
   let expiring = false;
   const expiry = setInterval(() => {
     if (expiring) return;
@@ -277,24 +308,6 @@ export async function serve(
     nats === undefined
       ? undefined
       : startStreamPublishing(new StreamPublisher(db, { clock }, { ...nats, metrics, logger }), { logger });
-
-  // ISO8583_PORT: card networks' TCP connections, decided by the same engine (and programme endpoints) as the API.
-  const iso8583Config = config.iso8583;
-  let iso8583: Iso8583Server | undefined;
-  if (iso8583Config !== undefined) {
-    iso8583 = await startNetworkInterface({
-      context: { ...processing, programDecisions: httpProgramDecisions(issuing) },
-      port: iso8583Config.port,
-      host: iso8583Config.host,
-      ...(settings.iso8583Profile === undefined ? {} : { profile: settings.iso8583Profile }),
-      lengthHeader: iso8583Config.lengthHeader,
-      connectionsMax: iso8583Config.connectionsMax,
-      ...(iso8583Config.allowedPeers === undefined ? {} : { allowedPeers: iso8583Config.allowedPeers }),
-      idleTimeoutMs: iso8583Config.idleTimeoutMs,
-      registry: metrics.registry,
-      logger,
-    });
-  }
 
   banner([
     `Lantau is running on ${db.backend === 'pglite' ? `the embedded database in ${config.dataDir}` : 'PostgreSQL'}.`,

@@ -236,10 +236,12 @@ export function createNetworkHandler(options: NetworkHandlerOptions): FrameHandl
 
   const finish = (requestMti: string, answer: IsoMessage, startedAt: number): Uint8Array => {
     const code = answer.fields.get(39);
+    // Packed first: an answer that cannot be packed is answered again (96) and counted once, as that.
+    const bytes = pack(profile, answer);
     const label = metricMti(requestMti);
     metrics?.messages.inc({ mti: label, response_code: typeof code === 'string' ? code : 'none' });
     metrics?.duration.observe({ mti: label }, (performance.now() - startedAt) / 1_000);
-    return pack(profile, answer);
+    return bytes;
   };
 
   const decide = async (message: IsoMessage, mti: string): Promise<IsoMessage> => {
