@@ -141,6 +141,13 @@ describe('network simulate', () => {
     expect((await verifyLedger(api.db)).ok).toBe(true);
   });
 
+  it('plays only against a sandbox programme', async () => {
+    const live = await createTestProgram(api, { mode: 'live' });
+    await expect(
+      setUpCardsOverHttp({ api: apiUrl, key: live.secret, cards: 1, currency: 'HKD', load: 100 }),
+    ).rejects.toThrow(/runs only in a sandbox/);
+  });
+
   it('refuses options that make no sense, naming the option', async () => {
     const base = {
       host: '127.0.0.1',

@@ -1060,6 +1060,7 @@ async function setUpOneCard(setup: HttpCardSetup, index: number, runId: string):
 
 /** Cards of the simulator's own, made through the HTTP API: a cardholder, a funded wallet and a card each. */
 export async function setUpCardsOverHttp(setup: HttpCardSetup): Promise<SimulatedCard[]> {
+  await assertSandbox(setup);
   const runId = randomUUID().slice(0, 8);
   const cards: SimulatedCard[] = [];
   let next = 0;
@@ -1071,6 +1072,32 @@ export async function setUpCardsOverHttp(setup: HttpCardSetup): Promise<Simulate
   });
   await Promise.all(workers);
   return cards;
+}
+
+/**
+ * The simulator makes cardholders and cards of its own and may turn fraud protections off: it plays only against
+ * sandbox programmes, never a live one's real cardholders and controls.
+ */
+async function assertSandbox(setup: Pick<HttpCardSetup, 'api' | 'key'>): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(new URL('/v1/programs', setup.api), {
+      headers: { authorization: `Bearer ${setup.key}` },
+    });
+  } catch {
+    throw new SetupError(`cannot reach the API at ${setup.api}`);
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  const programs = isJsonObject(body) && Array.isArray(body.data) ? (body.data as unknown[]) : undefined;
+  if (!response.ok || programs === undefined) {
+    throw new SetupError(`GET /v1/programs answered ${String(response.status)}`);
+  }
+  const live = programs.some((program) => !isJsonObject(program) || program.mode !== 'sandbox');
+  if (programs.length === 0 || live) {
+    throw new SetupError(
+      'the key is not a sandbox programme’s: the simulator creates cardholders and cards, so it runs only in a sandbox',
+    );
+  }
 }
 
 /**
