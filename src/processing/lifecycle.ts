@@ -491,43 +491,49 @@ export async function expireAuthorizationIn(
  * `limit`); the caller repeats while it returns a full batch.
  */
 export async function expireAuthorizations(context: ProcessingContext, limit = 500): Promise<number> {
-  return context.db.transaction(async (tx) => {
-    const holds = await expirePendingTransfers(tx, context.clock.now(), limit);
-    await recordExpiredHolds(tx, context, holds);
-    return holds.length + (await expireUnheld(tx, context, limit));
+  const holds = await context.db.transaction(async (tx) => {
+    const expired = await expirePendingTransfers(tx, context.clock.now(), limit);
+    await recordExpiredHolds(tx, context, expired);
+    return expired.length;
   });
+  return holds + (await expireUnheld(context, limit));
 }
 
 /**
  * A stand-in approval the wallet could hold nothing of has no ledger hold to time out: it lapses here at its
- * `expires_at`, as a held one would.
+ * `expires_at`, as a held one would. Each in a transaction of its own that takes its cardholder's lock first, as a
+ * decision does (taken after the ledger's account locks, or several at once in another order, it could deadlock
+ * with one).
  */
-async function expireUnheld(tx: Transaction, context: ProcessingContext, limit: number): Promise<number> {
-  const due = await tx.query<{ id: string }>(
+async function expireUnheld(context: ProcessingContext, limit: number): Promise<number> {
+  const due = await context.db.query<{ id: string }>(
     `SELECT id FROM authorizations WHERE status = 'pending' AND cardinality(hold_ids) = 0 AND expires_at <= $1
      ORDER BY id LIMIT $2`,
     [context.clock.now(), limit],
   );
   let expired = 0;
   for (const { id } of due.rows) {
-    const row = await lockAuthorization(tx, undefined, id);
-    if (row.status !== 'pending' || row.hold_ids.length > 0) continue;
-    await recordUpdate(tx, context, row, {
-      kind: 'expiry',
-      requested: 0,
-      amount: 0,
-      approved: true,
-      responseCode: APPROVED,
-      declineReason: null,
-      networkKey: null,
+    const lapsed = await context.db.transaction(async (tx) => {
+      const row = await lockAuthorization(tx, undefined, id);
+      if (row.status !== 'pending' || row.hold_ids.length > 0) return false;
+      await recordUpdate(tx, context, row, {
+        kind: 'expiry',
+        requested: 0,
+        amount: 0,
+        approved: true,
+        responseCode: APPROVED,
+        declineReason: null,
+        networkKey: null,
+      });
+      await saveAuthorization(tx, context, row.id, {
+        status: 'expired',
+        amount: 0,
+        approvedAmount: row.approved_amount,
+        holdIds: [],
+      });
+      return true;
     });
-    await saveAuthorization(tx, context, row.id, {
-      status: 'expired',
-      amount: 0,
-      approvedAmount: row.approved_amount,
-      holdIds: [],
-    });
-    expired += 1;
+    if (lapsed) expired += 1;
   }
   return expired;
 }
