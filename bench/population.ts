@@ -34,6 +34,7 @@ import {
 import { normalizeSpendingControls, type SpendingControls } from '../src/issuing/spending-controls.js';
 import type { Transaction } from '../src/platform/db/database.js';
 import { findCurrency } from '../src/platform/money.js';
+import { seededRandom } from '../src/platform/seeded-random.js';
 import type { EntryMode, Merchant } from '../src/processing/authorizations.js';
 import type { AuthorizationRequest } from '../src/processing/authorize.js';
 import { createFxRate } from '../src/processing/fx.js';
@@ -70,18 +71,6 @@ const HKD_PER_UNIT: Record<string, number> = {
 };
 
 // ---- Deterministic shape: the same --cards gives the same population, so runs compare ----
-
-/** mulberry32: small, fast and good enough to shape a population; never used for anything secret. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(random: () => number, values: readonly T[]): T {
   const value = values[Math.floor(random() * values.length)];
@@ -184,7 +173,7 @@ export const MERCHANTS = 3_000;
 
 /** A pool of merchants across MCCs and countries, each charging in its country's currency. */
 export function merchantPool(count = MERCHANTS): MerchantProfile[] {
-  const random = prng(0x1a2b3c);
+  const random = seededRandom(0x1a2b3c);
   const merchants: MerchantProfile[] = [];
   for (let index = 0; index < count; index += 1) {
     const category = weighted(
@@ -651,7 +640,7 @@ export async function seedPopulation(
     loadId: sequentialIds(idHead(ids('load'))),
     cardId: sequentialIds(idHead(ids('card'))),
   };
-  const random = prng(cards);
+  const random = seededRandom(cards);
   let cardIndex = 0;
   let holderIndex = 0;
   let walletIndex = 0;

@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import prettier from 'prettier';
+import { seededRandom } from '../../platform/seeded-random.js';
 import type { SanctionsEntry } from './entry.js';
 import { ListFormatError } from './list-format.js';
 import type { LabelledScreeningQuery, LabelledScreeningSet } from './matching.js';
@@ -43,20 +44,8 @@ export function loadSnapshotEntries(dir = SANCTIONS_DIR): { un: SanctionsEntry[]
   return { un: [...un.entries], ofac: [...ofac.entries] };
 }
 
-/** mulberry32: small, seedable, good enough to pick and alter names. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 // Reset by each generation, so a set depends on its seed alone.
-let random = generator(LABELLED_SET_SEED);
+let random = seededRandom(LABELLED_SET_SEED);
 const below = (n: number): number => Math.floor(random() * n);
 const chance = (p: number): boolean => random() < p;
 function pick<T>(items: readonly T[]): T {
@@ -1105,7 +1094,7 @@ export function generateLabelledSet(
   ofac: readonly SanctionsEntry[],
   seed = LABELLED_SET_SEED,
 ): LabelledScreeningSet {
-  random = generator(seed);
+  random = seededRandom(seed);
   return {
     description:
       'Labelled screening queries: listed names from the UN consolidated list (2020-11-30) and the OFAC SDN list ' +

@@ -44,6 +44,7 @@ import {
   type Iso8583Client,
 } from '../iso8583/transport/client.js';
 import type { LengthHeader } from '../iso8583/transport/framing.js';
+import { seededRandom } from '../../platform/seeded-random.js';
 
 // ---- Options and report ----
 
@@ -200,18 +201,6 @@ export class SimulationOptionError extends Error {
 }
 
 // ---- Small helpers ----
-
-/** mulberry32: small, fast and good enough to choose messages; seedable for tests. */
-function randomSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function summarize(values: number[]): LatencySummary {
   if (values.length === 0) return { p50: undefined, p90: undefined, p99: undefined, max: undefined };
@@ -434,7 +423,7 @@ export async function runNetworkSimulation(options: SimulationOptions): Promise<
   const timeoutMs = options.timeoutMs ?? 5_000;
   const inFlightMax = options.inFlightMax ?? 10_000;
   const acquirerId = options.acquirerId ?? '400001';
-  const random = randomSource(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
   const mix: MessageMix = { ...DEFAULT_MIX, ...options.mix };
   const weightTotal = KINDS.reduce((sum, kind) => sum + mix[kind], 0);
   if (weightTotal <= 0) throw new SimulationOptionError('mix: at least one kind needs a weight above 0');

@@ -36,6 +36,7 @@ import {
   type LengthHeader,
   type ResolvedFraming,
 } from '../transport/framing.js';
+import { mulberry32 } from '../../../platform/seeded-random.js';
 import {
   authorizationAdvice,
   authorizationRequest,
@@ -132,19 +133,13 @@ function mix32(value: number): number {
 
 /** mulberry32, seeded per frame so that frame `index` is the same whatever ran before it. */
 export class FuzzRandom {
-  #state: number;
+  /** A uniform 32-bit unsigned integer. */
+  readonly next: () => number;
 
   constructor(seed: number, index: number) {
-    this.#state = mix32(mix32(seed) ^ mix32(index + 0x9e3779b9) ^ Math.floor(index / 0x1_0000_0000));
-  }
-
-  /** A uniform 32-bit unsigned integer. */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) | 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    this.next = mulberry32(
+      mix32(mix32(seed) ^ mix32(index + 0x9e3779b9) ^ Math.floor(index / 0x1_0000_0000)),
+    );
   }
 
   /** An integer in [0, bound). */
