@@ -42,36 +42,15 @@ import {
   authorizationRequest,
   asRepeat,
   networkManagement,
+  responseMti,
   reversal,
   transmissionTimeOf,
   type CardPresentment,
 } from './messages.js';
+import { ANSWERED_MTIS } from './handler.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The oracle: what the server must do with a frame
-
-/** The request types the handler answers itself, and the answer's MTI. */
-const ANSWERED: Readonly<Record<string, string>> = {
-  '0100': '0110',
-  '0101': '0110',
-  '0120': '0130',
-  '0121': '0130',
-  '0400': '0410',
-  '0401': '0410',
-  '0420': '0430',
-  '0421': '0430',
-  '0800': '0810',
-  '0801': '0810',
-};
-
-/** The answer a request MTI gets, or `undefined` when it is not a request (function digit other than 0 or 2). */
-export function responseMtiFor(mti: string): string | undefined {
-  const known = ANSWERED[mti];
-  if (known !== undefined) return known;
-  const functionDigit = mti.charAt(2);
-  if (functionDigit !== '0' && functionDigit !== '2') return undefined;
-  return `${mti.slice(0, 2)}${Number(functionDigit) + 1}0`;
-}
 
 export type FuzzExpectation =
   | { readonly kind: 'close'; readonly why: 'mti_unreadable' | 'not_a_request' | 'framing' }
@@ -96,7 +75,7 @@ export function expectationOf(profile: Iso8583Profile, frame: Uint8Array): FuzzE
   } catch (error) {
     if (!(error instanceof Iso8583Error)) throw error;
     if (error.mti === undefined) return { kind: 'close', why: 'mti_unreadable' };
-    const mti = responseMtiFor(error.mti);
+    const mti = responseMti(error.mti);
     if (mti === undefined) return { kind: 'close', why: 'not_a_request' };
     const stan = error.keys.get(11);
     return {
@@ -108,14 +87,14 @@ export function expectationOf(profile: Iso8583Profile, frame: Uint8Array): FuzzE
       parsed: false,
     };
   }
-  const mti = responseMtiFor(message.mti);
+  const mti = responseMti(message.mti);
   if (mti === undefined) return { kind: 'close', why: 'not_a_request' };
   const stan = message.fields.get(11);
   return {
     kind: 'answer',
     requestMti: message.mti,
     mti,
-    ...(ANSWERED[message.mti] === undefined ? { code: '12' } : {}),
+    ...(ANSWERED_MTIS.has(message.mti) ? {} : { code: '12' }),
     ...(typeof stan === 'string' ? { stan } : {}),
     parsed: true,
   };

@@ -50,6 +50,7 @@ import {
   completedAmountOf,
   textField,
 } from './fields.js';
+import { responseMti } from './messages.js';
 
 export const RESPONSE = {
   approved: '00',
@@ -95,19 +96,19 @@ export interface NetworkHandlerOptions {
   readonly logger?: TransportLogger;
 }
 
-/** The request types answered, by MTI (repeats included), and the answer's MTI. */
-const ANSWERS: Readonly<Record<string, string>> = {
-  '0100': '0110',
-  '0101': '0110',
-  '0120': '0130',
-  '0121': '0130',
-  '0400': '0410',
-  '0401': '0410',
-  '0420': '0430',
-  '0421': '0430',
-  '0800': '0810',
-  '0801': '0810',
-};
+/** The request types Lantau answers itself (repeats included); another request or advice is answered 12. */
+export const ANSWERED_MTIS: ReadonlySet<string> = new Set([
+  '0100',
+  '0101',
+  '0120',
+  '0121',
+  '0400',
+  '0401',
+  '0420',
+  '0421',
+  '0800',
+  '0801',
+]);
 
 /**
  * Response codes that approve (ISO 8583:1987): 00, 08 honour with identification, 10 partial, 11 VIP, 85 no reason
@@ -116,7 +117,7 @@ const ANSWERS: Readonly<Record<string, string>> = {
 const APPROVING_CODES = new Set(['00', '08', '10', '11', '85', 'Y1', 'Y3']);
 
 /** Metric labels name only the message types Lantau answers: a peer cannot grow the label set. */
-const metricMti = (mti: string): string => (ANSWERS[mti] === undefined ? 'other' : mti);
+const metricMti = (mti: string): string => (ANSWERED_MTIS.has(mti) ? mti : 'other');
 
 /** Fields every answer echoes from its request, when present. */
 const ECHOED = [2, 3, 4, 7, 11, 32, 37, 41, 42, 49, 90] as const;
@@ -217,15 +218,6 @@ function refusalCode(error: unknown): string | undefined {
     default:
       return error.status < 500 ? RESPONSE.invalidTransaction : undefined;
   }
-}
-
-/** A response MTI for a request MTI that is readable but not one Lantau answers: its function digit plus one. */
-function responseMtiOf(mti: string): string | undefined {
-  const known = ANSWERS[mti];
-  if (known !== undefined) return known;
-  const functionDigit = mti.charAt(2);
-  if (functionDigit !== '0' && functionDigit !== '2') return undefined;
-  return `${mti.slice(0, 2)}${Number(functionDigit) + 1}0`;
 }
 
 export function createNetworkHandler(options: NetworkHandlerOptions): FrameHandler {
@@ -337,16 +329,16 @@ export function createNetworkHandler(options: NetworkHandlerOptions): FrameHandl
       message = unpack(profile, frame);
     } catch (error) {
       if (!(error instanceof Iso8583Error)) throw error;
-      const mti = error.mti === undefined ? undefined : responseMtiOf(error.mti);
+      const mti = error.mti === undefined ? undefined : responseMti(error.mti);
       if (error.mti === undefined || mti === undefined) return CLOSE_CONNECTION;
       logger?.info({ mti: error.mti, field: error.field, offset: error.offset }, 'iso8583 format error');
       const fields = new Map<number, string | Uint8Array>(error.keys);
       fields.set(39, RESPONSE.formatError);
       return finish(error.mti, sorted(mti, fields), startedAt);
     }
-    const mti = responseMtiOf(message.mti);
+    const mti = responseMti(message.mti);
     if (mti === undefined) return CLOSE_CONNECTION;
-    if (ANSWERS[message.mti] === undefined) {
+    if (!ANSWERED_MTIS.has(message.mti)) {
       return finish(message.mti, sorted(mti, answerTo(message, mti, RESPONSE.invalidTransaction)), startedAt);
     }
     try {

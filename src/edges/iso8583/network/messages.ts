@@ -188,6 +188,15 @@ export function answerKey(message: IsoMessage): string {
 
 /** The key under which a request's answer arrives (see `answerKey`). */
 export function requestKey(message: IsoMessage): string {
-  const responseFunction = String(Number(message.mti.charAt(2)) + 1);
-  return answerKey({ mti: message.mti.slice(0, 2) + responseFunction + '0', fields: message.fields });
+  return answerKey({ mti: responseMti(message.mti) ?? message.mti, fields: message.fields });
+}
+
+/**
+ * The MTI of the answer to a request or an advice (function digit 0 or 2): the function digit plus one, and a
+ * repeat answered as its original (0101 → 0110). Undefined for an MTI that is neither (a response, 1993's 4–9).
+ */
+export function responseMti(mti: string): string | undefined {
+  const functionDigit = mti.charAt(2);
+  if (functionDigit !== '0' && functionDigit !== '2') return undefined;
+  return `${mti.slice(0, 2)}${Number(functionDigit) + 1}0`;
 }
