@@ -4,16 +4,17 @@ import { findCurrency, isPositiveAmount } from '../platform/money.js';
 import { flattenResults, getAccount, submitTransfers, type TransferCommand } from '../ledger/index.js';
 import { programAccountId } from '../issuing/programs.js';
 import { emitEvent } from '../records/outbox.js';
-import {
-  AUTHORIZATION_COLUMNS,
-  authorizationFromRow,
-  type AuthorizationRow,
-  type Merchant,
-} from './authorizations.js';
+import { AUTHORIZATION_COLUMNS, type AuthorizationRow, type Merchant } from './authorizations.js';
 import { findCard, type CardReference, type ProcessingContext } from './authorize.js';
 import { captureCeiling } from './clearing-tolerance.js';
 import { amountTooLargeAsBadInput } from './fx.js';
-import { inCardCurrency, lockAuthorization, releaseLapsedHolds, secondsLeft } from './lifecycle.js';
+import {
+  announceUpdated,
+  inCardCurrency,
+  lockAuthorization,
+  releaseLapsedHolds,
+  secondsLeft,
+} from './lifecycle.js';
 import {
   TRANSACTION_COLUMNS,
   transactionFromRow,
@@ -425,13 +426,7 @@ export async function captureAuthorizationIn(
       now,
     ],
   );
-  const after = updated.rows[0];
-  if (after === undefined) throw new Error('UPDATE … RETURNING returned no row');
-  await emitEvent(tx, context, {
-    type: 'authorization.updated',
-    programId: row.program_id,
-    object: authorizationFromRow(after),
-  });
+  await announceUpdated(tx, context, updated.rows[0]);
   return recordTransaction(tx, context, {
     id,
     programId: row.program_id,

@@ -165,7 +165,15 @@ async function saveAuthorization(
      WHERE id = $1 RETURNING ${AUTHORIZATION_COLUMNS}`,
     [id, changes.status, changes.amount, changes.approvedAmount, [...changes.holdIds], context.clock.now()],
   );
-  const row = updated.rows[0];
+  return announceUpdated(tx, context, updated.rows[0]);
+}
+
+/** The row an UPDATE … RETURNING gave back, as the API shows it, with its `authorization.updated` event. */
+export async function announceUpdated(
+  tx: Transaction,
+  context: ProcessingContext,
+  row: AuthorizationRow | undefined,
+): Promise<Authorization> {
   if (row === undefined) throw new Error('UPDATE … RETURNING returned no row');
   const authorization = authorizationFromRow(row);
   await emitEvent(tx, context, {
@@ -669,7 +677,7 @@ export async function applyStandInIn(
     );
   }
   // The network decided as Lantau did: recorded, nothing moves.
-  await recordUpdate(tx, context, row, {
+  const recorded = await recordUpdate(tx, context, row, {
     kind: 'advice',
     requested: row.requested_amount,
     amount: row.approved_amount,
@@ -678,8 +686,7 @@ export async function applyStandInIn(
     declineReason: standIn.approved ? null : 'stand_in_declined',
     networkKey: key,
   });
-  const again = await lockAuthorization(tx, undefined, id);
-  return authorizationFromRow(again);
+  return authorizationFromRow(recorded);
 }
 
 async function holdSecondsFor(tx: Transaction, row: AuthorizationRow): Promise<number> {
@@ -729,15 +736,7 @@ async function finishStandIn(
       context.clock.now(),
     ],
   );
-  const row = updated.rows[0];
-  if (row === undefined) throw new Error('UPDATE … RETURNING returned no row');
-  const authorization = authorizationFromRow(row);
-  await emitEvent(tx, context, {
-    type: 'authorization.updated',
-    programId: row.program_id,
-    object: authorization,
-  });
-  return authorization;
+  return announceUpdated(tx, context, updated.rows[0]);
 }
 
 /**
