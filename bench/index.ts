@@ -34,14 +34,12 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { buildApi } from '../src/edges/http/api.js';
 import { apiKeyAuthenticator } from '../src/issuing/authenticator.js';
 import { systemClock } from '../src/platform/clock.js';
 import type { Database } from '../src/platform/db/database.js';
 import { migrate } from '../src/platform/db/migrate.js';
 import { PGliteDatabase } from '../src/platform/db/pglite.js';
-import { PostgresDatabase } from '../src/platform/db/postgres.js';
 import { createIdGenerator } from '../src/platform/ids.js';
 import { createLogger } from '../src/platform/logger.js';
 import { createMetrics } from '../src/platform/metrics.js';
@@ -56,7 +54,7 @@ import { benchAuthorizations } from './authorizations.js';
 import { benchIssuing } from './issuing.js';
 import { benchRisk } from './risk.js';
 import { benchScreening } from './screening.js';
-import { benchKek, drive as driveFor, rate } from './support.js';
+import { benchKek, drive as driveFor, openScratchPostgres, rate, type ScratchPostgres } from './support.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -138,28 +136,15 @@ async function openBackends(): Promise<Backend[]> {
   }
   if (!backendNames.includes('postgres')) return backends;
 
-  const admin = new pg.Client({ connectionString: serverUrl });
+  let scratch: ScratchPostgres;
   try {
-    await admin.connect();
+    scratch = await openScratchPostgres(serverUrl, 'lantau_bench', { maxConnections: 16 });
   } catch (error) {
     console.log(`postgres: skipped, no server at ${new URL(serverUrl).host} (${(error as Error).message})`);
     return backends;
   }
-  const name = `lantau_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const db = new PostgresDatabase({ connectionString: url.toString(), maxConnections: 16 });
-  await migrate(db);
-  backends.push({
-    name: 'postgres',
-    db,
-    dispose: async () => {
-      await db.close();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  });
+  await migrate(scratch.db);
+  backends.push({ name: 'postgres', db: scratch.db, dispose: () => scratch.dispose() });
   return backends;
 }
 

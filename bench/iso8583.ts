@@ -10,9 +10,7 @@
  *            the ledger check afterwards.
  * Nothing here fails on a number.
  */
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import pg from 'pg';
 import { updateKycTiers } from '../src/compliance/kyc/tiers.js';
 import {
   formatSimulationReport,
@@ -39,12 +37,11 @@ import { systemClock } from '../src/platform/clock.js';
 import type { Database } from '../src/platform/db/database.js';
 import { migrate } from '../src/platform/db/migrate.js';
 import { PGliteDatabase } from '../src/platform/db/pglite.js';
-import { PostgresDatabase } from '../src/platform/db/postgres.js';
 import { createIdGenerator } from '../src/platform/ids.js';
 import { convertForCard } from '../src/processing/fx.js';
 import { updateRiskProtections } from '../src/processing/risk-rules.js';
 import { Keyring } from '../src/vault/keyring.js';
-import { benchKek } from './support.js';
+import { benchKek, openScratchPostgres } from './support.js';
 
 /** Synchronous loops look at the time once per this many operations, so reading the clock costs little. */
 const CHECK_EVERY = 256;
@@ -203,30 +200,14 @@ async function openTcpDatabase(): Promise<TcpDatabase> {
     await migrate(db);
     return { name: 'pglite', db, dispose: () => db.close() };
   }
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  const name = `lantau_bench_iso_${String(process.pid)}_${randomBytes(3).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const db = new PostgresDatabase({ connectionString: url.toString(), maxConnections: 16 });
+  const scratch = await openScratchPostgres(serverUrl, 'lantau_bench_iso', { maxConnections: 16 });
   try {
-    await migrate(db);
+    await migrate(scratch.db);
   } catch (error) {
-    await db.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await scratch.dispose();
     throw error;
   }
-  return {
-    name: 'postgres',
-    db,
-    dispose: async () => {
-      await db.close();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
+  return { name: 'postgres', db: scratch.db, dispose: () => scratch.dispose() };
 }
 
 /** A sandbox programme without KYC limits or burst protections, and `TCP_CARDS` funded cards, revealed. */

@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PostgresDatabase } from '../src/platform/db/postgres.js';
 import { envKek } from '../src/vault/kek-env.js';
 import type { KeyEncryptionKey } from '../src/vault/kek.js';
 import { Secret } from '../src/vault/secret.js';
@@ -39,4 +41,44 @@ export async function drive(
  */
 export function benchKek(): KeyEncryptionKey {
   return envKek(new Secret(createHash('sha256').update('lantau bench kek, not a secret').digest()));
+}
+
+export interface ScratchPostgres {
+  readonly name: string;
+  readonly db: PostgresDatabase;
+  /** Closes the pool and drops the database. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A database of the caller's own on the PostgreSQL server at `serverUrl` (`prefix`, the process id and a random
+ * suffix), created now and dropped by `dispose`, so a run never meets another's rows. Not migrated.
+ */
+export async function openScratchPostgres(
+  serverUrl: string,
+  prefix: string,
+  options: { readonly maxConnections?: number } = {},
+): Promise<ScratchPostgres> {
+  const name = `${prefix}_${String(process.pid)}_${randomBytes(3).toString('hex')}`;
+  const admin = async (sql: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const db = new PostgresDatabase({ connectionString: url.toString(), ...options });
+  return {
+    name,
+    db,
+    dispose: async () => {
+      await db.close();
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
 }

@@ -19,7 +19,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { updateKycTiers } from '../src/compliance/kyc/tiers.js';
 import { buildApi } from '../src/edges/http/api.js';
 import {
@@ -42,9 +41,9 @@ import { systemClock } from '../src/platform/clock.js';
 import type { Database } from '../src/platform/db/database.js';
 import { migrate } from '../src/platform/db/migrate.js';
 import { PGliteDatabase } from '../src/platform/db/pglite.js';
-import { PostgresDatabase } from '../src/platform/db/postgres.js';
 import { createIdGenerator } from '../src/platform/ids.js';
 import { createLogger } from '../src/platform/logger.js';
+import { openScratchPostgres } from '../bench/support.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { convertForCard } from '../src/processing/fx.js';
 import { updateRiskProtections } from '../src/processing/risk-rules.js';
@@ -127,24 +126,11 @@ async function scratchDatabase(): Promise<Scratch> {
     const db = await PGliteDatabase.open({});
     return { db, where: 'PGlite in memory', dispose: () => db.close() };
   }
-  const name = `lantau_fuzz_${String(process.pid)}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const db = new PostgresDatabase({ connectionString: url.toString() });
+  const scratch = await openScratchPostgres(serverUrl, 'lantau_fuzz');
   return {
-    db,
-    where: `PostgreSQL, scratch database ${name}`,
-    dispose: async () => {
-      await db.close();
-      const dropper = new pg.Client({ connectionString: serverUrl });
-      await dropper.connect();
-      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await dropper.end();
-    },
+    db: scratch.db,
+    where: `PostgreSQL, scratch database ${scratch.name}`,
+    dispose: () => scratch.dispose(),
   };
 }
 
