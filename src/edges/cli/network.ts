@@ -968,17 +968,29 @@ function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-async function postJson(setup: HttpCardSetup, path: string, body: JsonObject): Promise<JsonObject> {
+type ApiAccess = Pick<HttpCardSetup, 'api' | 'key'>;
+
+const postJson = (setup: ApiAccess, path: string, body: JsonObject): Promise<JsonObject> =>
+  requestJson(setup, 'POST', path, body);
+
+/** One call on the HTTP API with the programme's key: its JSON object, or a SetupError naming the route. */
+async function requestJson(
+  setup: ApiAccess,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: JsonObject,
+): Promise<JsonObject> {
   let response: Response;
   try {
     response = await fetch(new URL(path, setup.api), {
-      method: 'POST',
+      method,
       headers: {
         authorization: `Bearer ${setup.key}`,
-        'content-type': 'application/json',
-        'idempotency-key': randomUUID(),
+        ...(body === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'idempotency-key': randomUUID() }),
       },
-      body: JSON.stringify(body),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
@@ -993,10 +1005,10 @@ async function postJson(setup: HttpCardSetup, path: string, body: JsonObject): P
       error === undefined
         ? ''
         : `: ${typeof error.code === 'string' ? error.code : ''} ${typeof error.message === 'string' ? error.message : ''}`;
-    throw new SetupError(`POST ${route} answered ${String(response.status)}${detail.trimEnd()}`);
+    throw new SetupError(`${method} ${route} answered ${String(response.status)}${detail.trimEnd()}`);
   }
   if (!isJsonObject(parsed))
-    throw new SetupError(`POST ${route} answered something other than a JSON object`);
+    throw new SetupError(`${method} ${route} answered something other than a JSON object`);
   return parsed;
 }
 
@@ -1067,20 +1079,10 @@ export async function setUpCardsOverHttp(setup: HttpCardSetup): Promise<Simulate
  * The simulator makes cardholders and cards of its own and may turn fraud protections off: it plays only against
  * sandbox programmes, never a live one's real cardholders and controls.
  */
-async function assertSandbox(setup: Pick<HttpCardSetup, 'api' | 'key'>): Promise<void> {
-  let response: Response;
-  try {
-    response = await fetch(new URL('/v1/programs', setup.api), {
-      headers: { authorization: `Bearer ${setup.key}` },
-    });
-  } catch {
-    throw new SetupError(`cannot reach the API at ${setup.api}`);
-  }
-  const body: unknown = await response.json().catch(() => undefined);
-  const programs = isJsonObject(body) && Array.isArray(body.data) ? (body.data as unknown[]) : undefined;
-  if (!response.ok || programs === undefined) {
-    throw new SetupError(`GET /v1/programs answered ${String(response.status)}`);
-  }
+async function assertSandbox(setup: ApiAccess): Promise<void> {
+  const body = await requestJson(setup, 'GET', '/v1/programs');
+  const programs = Array.isArray(body.data) ? (body.data as unknown[]) : undefined;
+  if (programs === undefined) throw new SetupError('GET /v1/programs answered no list');
   const live = programs.some((program) => !isJsonObject(program) || program.mode !== 'sandbox');
   if (programs.length === 0 || live) {
     throw new SetupError(
@@ -1093,31 +1095,19 @@ async function assertSandbox(setup: Pick<HttpCardSetup, 'api' | 'key'>): Promise
  * Turns the programme's built-in protections (card testing, bursts) off for a run, and returns what puts them back:
  * a simulator sends far more authorizations per card than a person makes, which the burst protection declines.
  */
-async function relaxProtections(setup: Pick<HttpCardSetup, 'api' | 'key'>): Promise<() => Promise<void>> {
-  let response: Response;
-  try {
-    response = await fetch(new URL('/v1/risk/protections', setup.api), {
-      headers: { authorization: `Bearer ${setup.key}` },
-    });
-  } catch {
-    throw new SetupError(`cannot reach the API at ${setup.api}`);
-  }
-  const current: unknown = await response.json().catch(() => undefined);
-  if (!response.ok || !isJsonObject(current)) {
-    throw new SetupError(`GET /v1/risk/protections answered ${String(response.status)}`);
-  }
+async function relaxProtections(setup: ApiAccess): Promise<() => Promise<void>> {
+  const current = await requestJson(setup, 'GET', '/v1/risk/protections');
   const enabledOf = (name: string): boolean => {
     const settings = current[name];
     return !isJsonObject(settings) || settings.enabled !== false;
   };
   const before = { card_testing: enabledOf('card_testing'), burst: enabledOf('burst') };
-  const full = { ...setup, cards: 0, currency: '', load: 0 };
-  await postJson(full, '/v1/risk/protections', {
+  await postJson(setup, '/v1/risk/protections', {
     card_testing: { enabled: false },
     burst: { enabled: false },
   });
   return async () => {
-    await postJson(full, '/v1/risk/protections', {
+    await postJson(setup, '/v1/risk/protections', {
       card_testing: { enabled: before.card_testing },
       burst: { enabled: before.burst },
     });
