@@ -121,35 +121,21 @@ export function readEvent(event: LantauEvent): EventReading {
       };
     }
     case 'account.loaded':
-    case 'account.unloaded': {
-      const amount = whole(object, 'amount');
-      const currency = text(object, 'currency');
-      if (cardholderId === null || id === null || at === null || amount === null || currency === null)
-        return NONE;
-      return {
-        kind: 'activity',
-        activity: {
-          ...base,
-          kind: event.type === 'account.loaded' ? 'load' : 'unload',
-          amount,
-          walletAmount: amount,
-          currency,
-          walletId: text(object, 'account_id'),
-        },
-      };
-    }
+    case 'account.unloaded':
     case 'account.load_declined': {
       const amount = whole(object, 'amount');
       const currency = text(object, 'currency');
       if (cardholderId === null || id === null || at === null || amount === null || currency === null)
         return NONE;
+      // A refused load moved nothing: it is watched (tier-limit probing), but the wallet saw none of it.
+      const declined = event.type === 'account.load_declined';
       return {
         kind: 'activity',
         activity: {
           ...base,
-          kind: 'load_declined',
+          kind: declined ? 'load_declined' : event.type === 'account.loaded' ? 'load' : 'unload',
           amount,
-          walletAmount: 0,
+          walletAmount: declined ? 0 : amount,
           currency,
           walletId: text(object, 'account_id'),
         },
